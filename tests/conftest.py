@@ -1,0 +1,116 @@
+"""Shared fixtures: media the tests generate with known answers, and the shared clip folder."""
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from recsys.paths import SHARED_MEDIA_DIR  # noqa: E402
+
+SR = 16000
+
+
+def click_track(bpm: float, *, seconds: float = 12.0, sr: int = SR) -> np.ndarray:
+    """(n,) float32: 1 kHz clicks, 12 ms long, every 60/bpm seconds."""
+    y = np.zeros(int(sr * seconds), np.float32)
+    n = int(0.012 * sr)
+    env = np.hanning(2 * n)[n:].astype(np.float32)
+    click = env * np.sin(2 * np.pi * 1000 * np.arange(n) / sr).astype(np.float32)
+    for t in np.arange(0.05, seconds - 0.02, 60.0 / bpm):
+        i = int(t * sr)
+        y[i:i + n] += click[: len(y) - i]
+    return 0.8 * y
+
+
+def tone(freq: float, *, seconds: float = 3.0, sr: int = SR, amp: float = 0.5) -> np.ndarray:
+    return (amp * np.sin(2 * np.pi * freq * np.arange(int(sr * seconds)) / sr)).astype(np.float32)
+
+
+def white_noise(*, seconds: float = 3.0, sr: int = SR, amp: float = 0.3, seed: int = 0) -> np.ndarray:
+    return (amp * np.random.default_rng(seed).standard_normal(int(sr * seconds))).astype(np.float32)
+
+
+def write_wav(path: Path, y: np.ndarray, sr: int = SR) -> Path:
+    import soundfile as sf
+
+    sf.write(str(path), y, sr)
+    return path
+
+
+def write_video(path: Path, frames: np.ndarray, *, fps: int = 10, audio: np.ndarray | None = None,
+                sr: int = 48000, codec: str | None = None) -> Path:
+    """Encode (n, H, W, 3) uint8 frames (and optional mono audio) with PyAV: MP4 -> H.264/AAC,
+    WebM -> VP9/Opus, MKV -> H.264, AVI -> MPEG-4 Part 2."""
+    import av
+
+    ext = path.suffix.lower()
+    vcodec = codec or {".webm": "libvpx-vp9", ".avi": "mpeg4"}.get(ext, "libx264")
+    acodec = {".webm": "libopus", ".avi": "mp3"}.get(ext, "aac")
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream(vcodec, rate=fps)
+        vs.width, vs.height, vs.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        if vcodec == "libvpx-vp9":
+            vs.options = {"deadline": "realtime", "cpu-used": "8"}
+        as_ = None
+        if audio is not None:
+            as_ = out.add_stream(acodec, rate=sr)
+            as_.layout = "mono"
+        for i, f in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, fps)
+            for pkt in vs.encode(frame):
+                out.mux(pkt)
+        for pkt in vs.encode():
+            out.mux(pkt)
+        if as_ is not None:
+            fmt = "fltp"
+            step = 1024
+            for i in range(0, len(audio), step):
+                chunk = audio[i:i + step].astype(np.float32)[None, :]
+                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format=fmt, layout="mono")
+                af.sample_rate = sr
+                af.pts = i
+                af.time_base = Fraction(1, sr)
+                for pkt in as_.encode(af):
+                    out.mux(pkt)
+            for pkt in as_.encode():
+                out.mux(pkt)
+    return path
+
+
+def solid_frames(rgb: tuple[int, int, int], *, n: int = 20, size: tuple[int, int] = (96, 64)) -> np.ndarray:
+    w, h = size
+    return np.broadcast_to(np.asarray(rgb, np.uint8), (n, h, w, 3)).copy()
+
+
+def moving_square_frames(*, n: int = 30, size: tuple[int, int] = (96, 64), speed: int = 4,
+                         seed: int = 0) -> np.ndarray:
+    """A bright square crossing a mid-grey background at ``speed`` pixels per frame."""
+    w, h = size
+    frames = np.full((n, h, w, 3), 90, np.uint8)
+    for i in range(n):
+        x = (i * speed) % (w - 16)
+        frames[i, 20:36, x:x + 16] = (250, 220, 40)
+    return frames
+
+
+@pytest.fixture(scope="session")
+def shared_media() -> Path:
+    if not (SHARED_MEDIA_DIR / "catalog.csv").is_file():
+        pytest.skip(f"shared media folder {SHARED_MEDIA_DIR} is absent (it sits beside the project "
+                    "root on developer and CI machines)")
+    return SHARED_MEDIA_DIR
+
+
+@pytest.fixture(scope="session")
+def shared_catalog(shared_media):
+    import pandas as pd
+
+    return pd.read_csv(shared_media / "catalog.csv")
