@@ -73,12 +73,14 @@ def describe_audio(y: np.ndarray, *, sr: int = 16000, hop_length: int = 128, n_f
     onsets = librosa.onset.onset_detect(onset_envelope=onset_env, sr=sr, hop_length=hop_length)
     duration = y.size / sr
 
-    rms = librosa.feature.rms(S=S, frame_length=n_fft)[0]
+    # Time-domain RMS: the windowed STFT would understate the level by the window's energy.
+    rms = librosa.feature.rms(y=y, frame_length=n_fft, hop_length=hop_length)[0]
     rms_db = 20 * np.log10(np.maximum(rms, 1e-6))
     centroid = librosa.feature.spectral_centroid(S=S, sr=sr)[0]
     contrast = librosa.feature.spectral_contrast(S=S, sr=sr, fmin=100.0, n_bands=5)
     mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=13)
-    chroma = librosa.feature.chroma_stft(S=power, sr=sr).mean(axis=1)
+    # tuning=0: no pitch-tuning estimate (slow, and it warns on silence); keys are coarse anyway.
+    chroma = librosa.feature.chroma_stft(S=power, sr=sr, tuning=0.0).mean(axis=1)
     chroma = chroma / max(chroma.sum(), 1e-9)
     key, mode, key_conf = estimate_key(chroma)
     zcr = librosa.feature.zero_crossing_rate(y, frame_length=n_fft, hop_length=hop_length)[0]

@@ -141,6 +141,7 @@ def decode(source: str | os.PathLike | bytes | BinaryIO, *, limits: MediaLimits 
     if size > limits.max_bytes:
         raise MediaTooLargeError(
             f"{label}: file is {size / 2**20:.1f} MB, over the {limits.max_bytes / 2**20:.0f} MB limit")
+    _check_riff_size(fileobj, size, label)
     import av
 
     try:
@@ -180,6 +181,17 @@ def _open_source(source, name) -> tuple[str, BinaryIO, int]:
     size = source.seek(0, io.SEEK_END) - pos
     source.seek(pos)
     return (name or getattr(source, "name", None) or "upload"), source, size
+
+
+def _check_riff_size(fileobj: BinaryIO, size: int, label: str) -> None:
+    """A WAV/AVI (RIFF) file states its own length; FFmpeg would quietly decode a cut-off one."""
+    pos = fileobj.tell()
+    head = fileobj.read(12)
+    fileobj.seek(pos)
+    if len(head) == 12 and head[:4] == b"RIFF" and head[8:12] in (b"WAVE", b"AVI "):
+        declared = int.from_bytes(head[4:8], "little") + 8
+        if 0 < size < 0.98 * declared:
+            raise CorruptMediaError(f"{label}: truncated ({size} of {declared} bytes)")
 
 
 def _ffmpeg_reason(err: Exception) -> str:

@@ -38,12 +38,14 @@ IMAGENET_REWORDING = {
     "plate": "plate of food", "comic book": "comic book, cartoon drawing",
 }
 # AudioSet classes so broad that they would pull every music/speech clip onto one label.
-AUDIOSET_DOWNWEIGHT = {"Music": 0.1, "Speech": 0.25, "Silence": 0.0, "Inside, small room": 0.2,
+AUDIOSET_DOWNWEIGHT = {"Music": 0.0, "Speech": 0.1, "Silence": 0.0, "Inside, small room": 0.2,
                        "Inside, large room or hall": 0.3, "Sound effect": 0.2, "Musical instrument": 0.3,
                        "Vehicle": 0.6, "Animal": 0.6, "Outside, urban or manmade": 0.6,
                        "Outside, rural or natural": 0.6}
-# Cosine between MiniLM vectors of related texts is about 0.3-0.6, unrelated about 0-0.15.
-SEM_LOW, SEM_HIGH = 0.12, 0.55
+# Cosine between MiniLM vectors of related texts is about 0.3-0.6, unrelated about 0-0.15. A
+# label's semantic score is its cosine's excess over the facet mean (never below SEM_FLOOR),
+# divided by SEM_SPREAD.
+SEM_FLOOR, SEM_SPREAD = 0.1, 0.25
 RULE_WEIGHT = 0.5    # descriptor rules are weaker evidence than a pretrained classifier
 VA_WEIGHT = 0.5
 VA_SIGMA = 0.4
@@ -191,30 +193,37 @@ def understand(signals: Signals, space: SemanticSpace) -> Understanding:
     for facet in FACETS:
         labels, label_emb = space.labels[facet], space.label_emb[facet]
         sims = {m: label_emb @ v for m, (v, _, _) in modal.items()}  # each (n_labels,)
+        total_w = sum(w for _, w, _ in modal.values())
+        fused_cos = (sum(w * sims[m] for m, (_, w, _) in modal.items()) / total_w
+                     if total_w else np.zeros(len(labels), np.float32))  # (n_labels,)
         scored = []
         for j, lab in enumerate(labels):
             evidence: list[tuple[float, str]] = []
-            total_w = sum(w for _, w, _ in modal.values())
-            cos = sum(w * sims[m][j] for m, (_, w, _) in modal.items()) / total_w if total_w else 0.0
-            s_sem = float(np.clip((cos - SEM_LOW) / (SEM_HIGH - SEM_LOW), 0.0, 1.0))
+            cos = fused_cos[j]
+            # Relative to the facet's mean: every music clip is somewhat close to every music
+            # style; what tells styles apart is how much closer than average a label is.
+            s_sem = float(np.clip((cos - max(SEM_FLOOR, fused_cos.mean())) / SEM_SPREAD, 0.0, 1.0))
             if s_sem > 0:
                 best_m = max(modal, key=lambda m: sims[m][j])
                 evidence.append((s_sem, _semantic_evidence(best_m, sims[best_m][j], j, facet, space,
                                                            signals, image_top, audio_top)))
-            s_cue = 0.0
+            # Several cues of one kind are not independent evidence: take the strongest of each
+            # kind (AudioSet classes, descriptor rules), then combine kinds by noisy-OR.
+            s_audioset = s_rule = 0.0
             if signals.audio_peak is not None:
                 for cue in lab.audioset_cues:
                     i = space.audio_index.get(cue)
                     if i is not None and signals.audio_peak[i] >= 0.05:
-                        val = float(min(1.0, 1.2 * signals.audio_peak[i]))
-                        s_cue = 1 - (1 - s_cue) * (1 - val)
-                        evidence.append((val, f"AudioSet {cue} {signals.audio_peak[i]:.2f}"))
+                        val = float(signals.audio_peak[i])
+                        s_audioset = max(s_audioset, val)
+                        evidence.append((val, f"AudioSet {cue} {val:.2f}"))
             for rule in lab.rules:
                 hit = rule_values.get(rule)
                 if hit is not None:
                     val = RULE_WEIGHT * hit[0]
-                    s_cue = 1 - (1 - s_cue) * (1 - val)
+                    s_rule = max(s_rule, val)
                     evidence.append((val, hit[1]))
+            s_cue = 1 - (1 - s_audioset) * (1 - s_rule)
             s_va = 0.0
             if lab.valence is not None and va_evidence:
                 d2 = (valence - lab.valence) ** 2 + (arousal - lab.arousal) ** 2
@@ -259,18 +268,25 @@ def _has_pulse(a: AudioDescriptors) -> bool:
     return a.tempo_bpm > 0 and a.beat_strength > 1.3
 
 
-def _rule_fast_tempo(s: Signals):
+def _music_tempo(s: Signals) -> AudioDescriptors | None:
+    """The audio descriptors when a musical tempo is meaningful (a pulse, and not speech)."""
     a = s.audio
-    if a and _has_pulse(a) and a.tempo_bpm >= 115:
+    return a if a is not None and _has_pulse(a) and s.speech_fraction < 0.4 else None
+
+
+def _rule_fast_tempo(s: Signals):
+    a = _music_tempo(s)
+    if a and a.tempo_bpm >= 115:
         return _clip01((a.tempo_bpm - 105) / 50), f"{a.tempo_bpm:.0f} BPM"
     return None
 
 
 def _rule_slow_tempo(s: Signals):
-    a = s.audio
-    if a and _has_pulse(a) and a.tempo_bpm <= 85:
+    a = _music_tempo(s)
+    if a and a.tempo_bpm <= 85:
         return _clip01((95 - a.tempo_bpm) / 40), f"{a.tempo_bpm:.0f} BPM"
-    if a and a.onset_rate_hz < 1.0 and a.silence_fraction < 0.9:
+    a = s.audio
+    if a and a.onset_rate_hz < 1.0 and a.silence_fraction < 0.9 and s.speech_fraction < 0.4:
         return 0.6, f"few onsets ({a.onset_rate_hz:.1f}/s)"
     return None
 
@@ -379,7 +395,7 @@ def valence_arousal(s: Signals, audio_index: dict[str, int]) -> tuple[float, flo
         aro.append((np.clip((a.onset_rate_hz - 2.5) / 2.5, -1, 1), 0.7, f"{a.onset_rate_hz:.1f} onsets/s"))
         aro.append((np.clip((a.spectral_centroid_hz - 1800) / 1500, -1, 1), 0.4,
                     f"centroid {a.spectral_centroid_hz:.0f} Hz"))
-        if _has_pulse(a):
+        if _music_tempo(s):
             aro.append((np.clip((a.tempo_bpm - 105) / 45, -1, 1), 1.0, f"{a.tempo_bpm:.0f} BPM"))
         if a.key_confidence > 0.5 and s.speech_fraction < 0.5:
             val.append((0.5 if a.mode == "major" else -0.5, a.key_confidence, f"{a.key} {a.mode}"))

