@@ -1,4 +1,127 @@
 """Sub-commands beyond ``analyze``: each ``register_*`` adds one sub-parser with ``func`` set."""
 from __future__ import annotations
 
-REGISTER: list = []
+import json
+import sys
+
+from .errors import ConfigError
+
+
+def _progress_bar(desc: str):
+    """A tqdm progress callback on stderr (stdout stays clean for --json)."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int, path: str) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=desc, file=sys.stderr, unit="clip")
+        bar.n = done
+        bar.set_postfix_str(path[-40:])
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+# --- build -----------------------------------------------------------------------------------
+
+def cmd_build(args) -> int:
+    from .catalog import build_catalog, sample_catalog_dir
+
+    out = args.out or (sample_catalog_dir().parent / "custom")
+    cat = build_catalog(args.media_dir, manifest=args.manifest, out_dir=out, progress=_progress_bar("analysing"))
+    summary = {"catalog": str(out), **{k: cat.meta[k] for k in ("n_items", "analysed", "reused", "build_seconds")},
+               "skipped": cat.meta["skipped"]}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"catalog of {summary['n_items']} items in {out} ({summary['analysed']} analysed, "
+              f"{summary['reused']} reused from cache, {summary['build_seconds']:.1f} s)")
+        for s in summary["skipped"]:
+            print(f"  skipped {s}", file=sys.stderr)
+    return 0
+
+
+def register_build(sub) -> None:
+    p = sub.add_parser("build", help="build or update a catalog from a folder of clips")
+    p.add_argument("--media-dir", required=True)
+    p.add_argument("--manifest", help="CSV with path,title,description,tags,... (default: every clip in the folder)")
+    p.add_argument("--out", help="catalog folder (default: data/catalogs/custom)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_build)
+
+
+# --- recommend ---------------------------------------------------------------------------------
+
+def cmd_recommend(args) -> int:
+    from .ranker import parse_weights
+    from .service import load_service
+
+    if args.k < 1:
+        raise ConfigError(f"--k must be >= 1, got {args.k}")
+    weights = parse_weights(args.weights)
+    if args.persona:
+        from .users import get_persona
+
+        get_persona(args.persona)  # an unknown name fails now, not after loading the models
+    service = load_service(catalog_dir=args.catalog, progress=None if args.json else _progress_bar("building sample catalog"))
+    if args.clip:
+        analysis = service.analyzer.analyze(args.clip)
+        query = service.clip_query(analysis)
+    elif args.persona:
+        query = service.persona_query(args.persona)
+    else:
+        query = service.user_query(args.user)
+    recs = service.recommend(query, weights, k=args.k, kind=args.kind)
+    if args.json:
+        print(json.dumps({"query": query.label, "weights": weights, "items": [r.to_dict() for r in recs]}))
+        return 0
+    print(f"Top {len(recs)} for {query.label}:")
+    for i, r in enumerate(recs, 1):
+        comps = ", ".join(f"{k} {v:.2f}" for k, v in sorted(r.components.items(), key=lambda x: -x[1])[:3])
+        print(f"{i:2d}. [{r.kind}] {r.title}  score {r.score:.3f}  ({comps})")
+        print(f"    {r.explanation.text}")
+    return 0
+
+
+def register_recommend(sub) -> None:
+    p = sub.add_parser("recommend", help="ranked recommendations for a clip, a persona or a user")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--clip", metavar="FILE")
+    src.add_argument("--persona", metavar="NAME")
+    src.add_argument("--user", metavar="ID")
+    p.add_argument("--k", type=int, default=10)
+    p.add_argument("--weights", help="e.g. visual=0.5,audio=1,text=0.5,semantic=1,cf=0.5,matcher=1,popularity=0,diversity=0.2")
+    p.add_argument("--kind", choices=("audio", "video"), help="only recommend this kind")
+    p.add_argument("--catalog", help="catalog folder (default: the embedded sample catalog)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_recommend)
+
+
+# --- personas ----------------------------------------------------------------------------------
+
+def cmd_personas(args) -> int:
+    from .users import load_personas
+
+    rows = [{"name": p.name, "description": p.description, "themes": list(p.themes),
+             "emotions": list(p.emotions), "styles": list(p.styles), "kind_preference": p.kind_preference}
+            for p in load_personas()]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        for r in rows:
+            print(f"{r['name']}: {r['description']}")
+            print(f"    likes {', '.join(r['themes'] + r['emotions'] + r['styles'])}")
+    return 0
+
+
+def register_personas(sub) -> None:
+    p = sub.add_parser("personas", help="list the personas")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_personas)
+
+
+REGISTER: list = [register_build, register_recommend, register_personas]
