@@ -114,3 +114,38 @@ def shared_catalog(shared_media):
     import pandas as pd
 
     return pd.read_csv(shared_media / "catalog.csv")
+
+
+def synthetic_catalog(n: int = 40, *, seed: int = 0):
+    """A Catalog of ``n`` items in two clusters with a known answer: cluster 0 scores high on the
+    Nature Lover's labels, cluster 1 on the Night Owl Gamer's. Blocks are random vectors around
+    one centre per cluster; even rows are audio, odd rows video."""
+    import json as _json
+
+    import pandas as pd
+
+    from recsys.catalog import BLOCKS, from_records
+    from recsys.features import block_layout
+    from recsys.understanding import label_names
+    from recsys.users import get_persona
+
+    rng = np.random.default_rng(seed)
+    layout = block_layout()
+    names = label_names()
+    tastes = [get_persona("Nature Lover").taste(), get_persona("Night Owl Gamer").taste()]
+    centres = {b: rng.normal(size=(2, layout[b].stop - layout[b].start)) for b in BLOCKS}
+    rows, records = [], []
+    for i in range(n):
+        c = int(i >= n // 2)
+        blocks = {}
+        for b in BLOCKS:
+            v = centres[b][c] + 0.6 * rng.normal(size=centres[b].shape[1])
+            blocks[b] = (v / np.linalg.norm(v)).astype(np.float32)
+        labels = np.clip(0.15 + 0.6 * tastes[c] + 0.1 * rng.random(len(names)), 0, 1).astype(np.float32)
+        kind = "audio" if i % 2 == 0 else "video"
+        rows.append({"item_id": f"item-{i:02d}", "path": f"clip{i}.wav", "kind": kind,
+                     "title": f"{'Forest' if c == 0 else 'Neon'} clip {i}", "description": "", "tags": "",
+                     "license": "CC0-1.0", "author": "test", "source": "synthetic", "duration_s": 5.0,
+                     "valence": 0.0, "arousal": 0.0, "analysis": _json.dumps({"kind": kind})})
+        records.append({"blocks": blocks, "label_scores": labels})
+    return from_records(rows, records, Path("."), meta={"feature_version": "test", "n_items": n})

@@ -1,0 +1,76 @@
+"""recsys.hybrid + explain + tuning on a synthetic two-cluster catalog with a known answer."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import synthetic_catalog
+from recsys.explain import explain
+from recsys.hybrid import HybridRecommender, query_from_history
+from recsys.ranker import COMPONENTS, PRESETS, rank
+from recsys.users import get_persona, simulate_interactions
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    cat = synthetic_catalog(40)
+    personas = [get_persona("Nature Lover"), get_persona("Night Owl Gamer")]
+    inter = simulate_interactions(cat, personas, users_per_persona=15, seed=1)
+    text = {u: np.full(384, 0.05 if p == "Nature Lover" else -0.05, np.float32)
+            for u, p in inter.groupby("user_id")["persona"].first().items()}
+    hybrid = HybridRecommender(cat, n_features=16, factors=8, bpr_epochs=20, matcher_epochs=10, seed=0)
+    return cat, inter, text, hybrid.fit(inter, user_text=text)
+
+
+def test_history_query_recommends_its_own_cluster(fitted):
+    cat, _, _, hybrid = fitted
+    q = query_from_history(cat, [0, 1, 2], label="forest fan")
+    cs = hybrid.component_scores(q)
+    assert set(cs.scores) == set(COMPONENTS)
+    for c in COMPONENTS:
+        assert cs.scores[c].min() >= 0 and cs.scores[c].max() <= 1
+    top = rank(cs, PRESETS["balanced"], k=5)
+    assert all(r.row < 20 for r in top), [r.row for r in top]
+    assert not {0, 1, 2} & {r.row for r in rank(cs, PRESETS["balanced"], k=37)}, "history is excluded"
+
+
+def test_clip_query_and_kind_filter(fitted):
+    cat, _, _, hybrid = fitted
+    from recsys.hybrid import Query
+
+    row = 30
+    q = Query(label="new clip", content={b: cat.blocks[b][row] for b in cat.blocks},
+              embedding=cat.embeddings[row], label_scores=cat.label_scores[row], exclude={row})
+    cs = hybrid.component_scores(q, kind="video")
+    top = rank(cs, PRESETS["balanced"], k=5)
+    assert all(r.row >= 20 and cat.items.iloc[r.row]["kind"] == "video" for r in top)
+    assert np.ptp(cs.raw["cf"]) > 0 and np.ptp(cs.raw["matcher"]) > 0, "a new clip gets CF and matcher scores"
+
+
+def test_weight_change_changes_ranking_without_refit(fitted):
+    cat, _, _, hybrid = fitted
+    cs = hybrid.component_scores(query_from_history(cat, [0, 25], label="mixed"))
+    a = [r.row for r in rank(cs, {"visual": 1.0}, k=10)]
+    b = [r.row for r in rank(cs, {"popularity": 1.0}, k=10)]
+    assert a != b
+
+
+def test_explanation_names_shared_labels_nearest_liked_and_components(fitted):
+    cat, _, _, hybrid = fitted
+    q = query_from_history(cat, [0, 1], label="forest fan", taste=get_persona("Nature Lover").taste())
+    cs = hybrid.component_scores(q)
+    item = rank(cs, PRESETS["balanced"], k=1)[0]
+    e = explain(cat, q, item)
+    assert e.shared_labels and e.nearest_liked and e.top_components
+    assert "Why:" in e.text and "Closest to" in e.text and "Shares" in e.text
+
+
+def test_tuned_hybrid_on_held_out_users(fitted):
+    from recsys.tuning import HoldoutValidator
+
+    cat, inter, text, _ = fitted
+    v = HoldoutValidator(cat, inter, text, seed=0)
+    m = v.metrics(PRESETS["balanced"])
+    assert 0 <= m["ndcg@10"] <= 1 and m["n_users"] > 0
+    best, val = v.tune(n_trials=30)
+    assert val >= v.metrics(PRESETS["balanced"])["ndcg@10"] - 1e-9
