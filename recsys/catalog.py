@@ -160,7 +160,7 @@ def build_catalog(media_dir: str | os.PathLike, *, manifest: str | os.PathLike |
     Cached features are reused; clips that fail to analyse are skipped with a warning in
     ``meta["skipped"]``. Returns the built :class:`Catalog`.
     """
-    from .analysis import Analyzer, ClipMetadata
+    from .analysis import Analyzer
 
     t0 = time.perf_counter()
     media_dir = Path(media_dir).resolve()
@@ -174,39 +174,57 @@ def build_catalog(media_dir: str | os.PathLike, *, manifest: str | os.PathLike |
     for i, r in enumerate(df.itertuples(index=False)):
         if progress:
             progress(i, len(df), r.path)
-        path = media_dir / r.path
-        tags = tuple(t for t in str(r.tags).replace(",", ";").split(";") if t.strip())
-        meta = ClipMetadata(title=r.title, description=r.description, tags=tags)
         try:
-            key = feature_key(file_hash(path), meta.text())
-            cached = feat_dir / f"{key}.npz"
-            if cached.is_file():
-                record = _load_features(cached)
-            else:
-                a = analyzer.analyze(path, metadata=meta)
-                record = {"blocks": a.blocks.as_dict(), "label_scores": a.understanding.label_vector(),
-                          "analysis": a.to_dict(include_embedding=False)}
-                _save_features(cached, record)
-                analysed += 1
+            row, record, fresh = analyze_manifest_row(analyzer, media_dir, r._asdict(), feat_dir)
         except (MediaError, OSError) as err:
             skipped.append(f"{r.path}: {err}")
             continue
-        an = record["analysis"]
-        rows.append({**{c: getattr(r, c) for c in MANIFEST_COLUMNS}, "kind": an["kind"],
-                     "duration_s": float(an["duration_s"]), "valence": float(an["valence"]),
-                     "arousal": float(an["arousal"]), "analysis": json.dumps(an)})
+        analysed += fresh
+        rows.append(row)
         vectors.append(record)
     if progress:
         progress(len(df), len(df), "")
+    return finish_build(rows, vectors, media_dir, out_dir=out_dir, analysed=analysed, skipped=skipped, t0=t0)
+
+
+def finish_build(rows: list[dict], vectors: list[dict], media_dir: Path, *, out_dir, analysed: int,
+                 skipped: list[str], t0: float, **extra_meta) -> Catalog:
+    """Assemble, describe and (when ``out_dir``) save a built catalog."""
     if not rows:
         raise RecsysError(f"no clip in {media_dir} could be analysed ({len(skipped)} failed)")
     catalog = from_records(rows, vectors, media_dir, meta={
         "feature_version": FEATURE_VERSION, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "n_items": len(rows), "analysed": analysed, "reused": len(rows) - analysed, "skipped": skipped,
-        "build_seconds": round(time.perf_counter() - t0, 2)})
+        "build_seconds": round(time.perf_counter() - t0, 2), **extra_meta})
     if out_dir is not None:
         catalog.save(out_dir)
     return catalog
+
+
+def analyze_manifest_row(analyzer, media_dir: Path, r: dict, feat_dir: Path) -> tuple[dict, dict, bool]:
+    """Analyse one manifest row (or reuse its cached features): (item row, feature record, fresh?).
+
+    Shared by the single-process build and the distributed one (:mod:`recsys.distributed`).
+    """
+    from .analysis import ClipMetadata
+
+    path = Path(media_dir) / r["path"]
+    tags = tuple(t.strip() for t in str(r.get("tags", "")).replace(",", ";").split(";") if t.strip())
+    meta = ClipMetadata(title=str(r.get("title", "")), description=str(r.get("description", "")), tags=tags)
+    cached = Path(feat_dir) / f"{feature_key(file_hash(path), meta.text())}.npz"
+    fresh = not cached.is_file()
+    if fresh:
+        a = analyzer.analyze(path, metadata=meta)
+        record = {"blocks": a.blocks.as_dict(), "label_scores": a.understanding.label_vector(),
+                  "analysis": a.to_dict(include_embedding=False)}
+        _save_features(cached, record)
+    else:
+        record = _load_features(cached)
+    an = record["analysis"]
+    row = {**{c: str(r.get(c, "")) for c in MANIFEST_COLUMNS}, "kind": an["kind"],
+           "duration_s": float(an["duration_s"]), "valence": float(an["valence"]),
+           "arousal": float(an["arousal"]), "analysis": json.dumps(an)}
+    return row, record, fresh
 
 
 def from_records(rows: list[dict], vectors: list[dict], media_dir: Path, meta: dict) -> Catalog:

