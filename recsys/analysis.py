@@ -11,12 +11,13 @@ import re
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from .audio_descriptors import AudioDescriptors, describe_audio
+from .errors import MediaTimeoutError
 from .features import ItemBlocks, item_vector, make_blocks
 from .media import DEFAULT_LIMITS, DecodedMedia, MediaLimits, decode
 from .understanding import Signals, Understanding, get_semantic_space, understand
@@ -33,6 +34,10 @@ class AnalysisConfig:
     use_filename_title: bool = True   # with no title given, use the cleaned file name as title
     device: str | None = None         # None: CUDA when available, else CPU
     max_audio_patches: int = 64       # YAMNet patches analysed (evenly spaced) per clip
+    # Wall-clock bound on one clip's analysis (decode included, loading the models excluded),
+    # checked between stages; None: no bound. Each stage is itself bounded by `limits`
+    # (analysed seconds, frames, patches), so a stage cannot overrun it by much.
+    timeout_s: float | None = 300.0
 
 
 @dataclass
@@ -128,21 +133,29 @@ class Analyzer:
     def analyze(self, source, *, metadata: ClipMetadata | None = None, name: str | None = None) -> ClipAnalysis:
         """Analyse a path, bytes or binary file object. ``name`` labels bytes (never a path)."""
         timings: dict[str, float] = {}
+        label = name or (str(source) if isinstance(source, (str, Path)) else "upload")
+        deadline = _Deadline(self.config.timeout_s, label)
+        limits = self.config.limits
+        if deadline.end is not None:  # the decode gets what is left of the analysis budget
+            limits = replace(limits, timeout_s=min(limits.timeout_s, deadline.seconds))
+        # Decode before loading the models: a bad file fails in milliseconds, not after the load.
+        with _timer(timings, "decode"):
+            media = decode(source, limits=limits, name=name)
         if self._encoders is None:
             with _timer(timings, "load_models"):
                 self.encoders()
-        label = name or (str(source) if isinstance(source, (str, Path)) else "upload")
-        with _timer(timings, "decode"):
-            media = decode(source, limits=self.config.limits, name=name)
+            deadline.restart(already_spent_s=timings["decode"] / 1000)  # loading is not the clip's time
         meta = metadata or ClipMetadata()
         if not meta.title and self.config.use_filename_title:
             meta = ClipMetadata(title=title_from_filename(Path(label).name), description=meta.description,
                                 tags=meta.tags)
-        return self.analyze_decoded(media, metadata=meta, path=label, timings=timings)
+        return self.analyze_decoded(media, metadata=meta, path=label, timings=timings, _deadline=deadline)
 
     def analyze_decoded(self, media: DecodedMedia, *, metadata: ClipMetadata, path: str,
-                        timings: dict[str, float] | None = None) -> ClipAnalysis:
+                        timings: dict[str, float] | None = None, _deadline=None) -> ClipAnalysis:
         enc = self.encoders()
+        deadline = _deadline or _Deadline(self.config.timeout_s, path)
+        deadline.check("decode")
         timings = {} if timings is None else timings
         signals = Signals()
         warnings = list(media.warnings)
@@ -158,6 +171,7 @@ class Analyzer:
                 visual = describe_frames(media.frames, media.thumbs, media.thumb_times_s)
                 signals.visual = visual
                 top_image = _top(signals.image_probs, enc["image"].class_names, 5)
+            deadline.check("frames")
 
         top_audio: list[tuple[str, float]] = []
         audio_feat = None
@@ -180,6 +194,7 @@ class Analyzer:
                     warnings.append("audio track is silent")
                 signals.audio = audio_desc
                 signals.speech_fraction = speech_fraction
+            deadline.check("sound")
 
         with _timer(timings, "text"):
             text = metadata.text()
@@ -196,6 +211,7 @@ class Analyzer:
             signals.transcript_vec = vecs[1] if transcript else None
             signals.text_sentiment = _sentiment(" ".join(t for t in (text, transcript) if t))
             text_block = vecs[0] + 0.7 * vecs[1]
+        deadline.check("text")
 
         with _timer(timings, "understanding"):
             und = understand(signals, enc["space"])
@@ -214,6 +230,23 @@ class Analyzer:
     def _wants_transcript(self, speech_fraction: float) -> bool:
         mode = self.config.transcribe
         return mode == "always" or (mode == "auto" and speech_fraction >= self.config.speech_threshold)
+
+
+class _Deadline:
+    """The analysis time budget of one clip, checked between stages."""
+
+    def __init__(self, seconds: float | None, label: str):
+        self.seconds, self.label = seconds, label
+        self.end = None if seconds is None else time.monotonic() + seconds
+
+    def restart(self, *, already_spent_s: float = 0.0) -> None:
+        if self.seconds is not None:
+            self.end = time.monotonic() + self.seconds - already_spent_s
+
+    def check(self, stage: str) -> None:
+        if self.end is not None and time.monotonic() > self.end:
+            raise MediaTimeoutError(
+                f"{self.label}: analysis took longer than {self.seconds:g} s (stopped after {stage})")
 
 
 def _top(scores: np.ndarray, names: list[str], k: int) -> list[tuple[str, float]]:

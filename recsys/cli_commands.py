@@ -134,3 +134,4 @@ def register_personas(sub) -> None:
 
 
 REGISTER: list = [register_build, register_recommend, register_personas]
+REGISTER.append(__import__("recsys.bench", fromlist=["register_bench"]).register_bench)  # python -m recsys bench

@@ -61,6 +61,7 @@ class MediaLimits:
 
 
 DEFAULT_LIMITS = MediaLimits()
+_DECODER_FRAME_BUDGET = 128 * 2**20  # bytes of decoded video frames in flight across threads
 
 
 @dataclass
@@ -110,10 +111,11 @@ class _Deadline:
     def __init__(self, seconds: float):
         self.end = time.monotonic() + seconds
         self.seconds = seconds
+        self.label = "upload"
 
     def check(self) -> None:
         if time.monotonic() > self.end:
-            raise MediaTimeoutError(f"decoding took longer than {self.seconds:.0f} s")
+            raise MediaTimeoutError(f"{self.label}: decoding took longer than {self.seconds:g} s")
 
 
 def analysis_windows(duration_s: float, limits: MediaLimits = DEFAULT_LIMITS) -> list[tuple[float, float]]:
@@ -135,7 +137,17 @@ def decode(source: str | os.PathLike | bytes | BinaryIO, *, limits: MediaLimits 
     used as a path. Raises a :class:`~recsys.errors.MediaError` subclass on any bad input.
     """
     deadline = _Deadline(limits.timeout_s)
-    label, fileobj, size = _open_source(source, name)
+    label, fileobj, size = _open_source(source, name, limits.max_bytes)
+    deadline.label = label
+    try:
+        return _decode_file(fileobj, size, label, name, limits, deadline)
+    finally:  # every way out, the early refusals included, closes a file we opened
+        if isinstance(source, (str, os.PathLike)):
+            fileobj.close()
+
+
+def _decode_file(fileobj: BinaryIO, size: int, label: str, name: str | None, limits: MediaLimits,
+                 deadline: _Deadline) -> DecodedMedia:
     if size == 0:
         raise EmptyMediaError(f"{label}: file is empty (0 bytes)")
     if size > limits.max_bytes:
@@ -146,6 +158,9 @@ def decode(source: str | os.PathLike | bytes | BinaryIO, *, limits: MediaLimits 
 
     try:
         container = av.open(fileobj, mode="r", metadata_errors="ignore")
+    except av.error.EOFError as err:
+        # A demuxer recognised the format, then ran out of data while reading its headers.
+        raise CorruptMediaError(f"{label}: truncated or corrupt ({_ffmpeg_reason(err)})") from None
     except av.error.FFmpegError as err:
         ext = Path(name or label).suffix.lower()
         what = "corrupt or not a media file" if ext in MEDIA_EXTENSIONS else "not a recognised audio/video format"
@@ -161,26 +176,38 @@ def decode(source: str | os.PathLike | bytes | BinaryIO, *, limits: MediaLimits 
         raise CorruptMediaError(f"{label}: corrupt or truncated ({_ffmpeg_reason(err)})") from None
     except (ValueError, IndexError, OverflowError, ZeroDivisionError, MemoryError, RuntimeError) as err:
         raise CorruptMediaError(f"{label}: cannot be decoded ({type(err).__name__}: {err})") from None
-    finally:
-        if isinstance(source, (str, os.PathLike)):
-            fileobj.close()
 
 
-def _open_source(source, name) -> tuple[str, BinaryIO, int]:
+def _open_source(source, name, max_bytes: int) -> tuple[str, BinaryIO, int]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         return (name or "upload"), io.BytesIO(data), len(data)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         label = name or path.name
-        if not path.is_file():
-            raise MediaError(f"{label}: no such file")
-        return label, open(path, "rb"), path.stat().st_size
+        try:
+            if not path.is_file():
+                raise MediaError(f"{label}: no such file")
+            fileobj = open(path, "rb")
+        except (OSError, ValueError) as err:  # unreadable (permissions), a NUL in the path, ...
+            raise MediaError(f"{label}: cannot be read ({getattr(err, 'strerror', None) or err})") from None
+        return label, fileobj, os.fstat(fileobj.fileno()).st_size
     # A binary file object (e.g. Streamlit's UploadedFile): measure without reading it all.
-    pos = source.tell()
-    size = source.seek(0, io.SEEK_END) - pos
-    source.seek(pos)
-    return (name or getattr(source, "name", None) or "upload"), source, size
+    label = str(name or getattr(source, "name", None) or "upload")
+    try:
+        pos = source.tell()
+        size = source.seek(0, io.SEEK_END) - pos
+        source.seek(pos)
+    except (OSError, ValueError, AttributeError):
+        # Not seekable (a pipe, a socket, stdin): read it, one byte past the limit at most.
+        try:
+            data = source.read(max_bytes + 1)
+        except (OSError, ValueError, AttributeError) as err:
+            raise MediaError(f"{label}: cannot be read ({type(err).__name__}: {err})") from None
+        if not isinstance(data, (bytes, bytearray)):
+            raise MediaError(f"{label}: not a binary file object")
+        return label, io.BytesIO(data), len(data)
+    return label, source, size
 
 
 def _check_riff_size(fileobj: BinaryIO, size: int, label: str) -> None:
@@ -212,18 +239,31 @@ def _decode_container(container, label: str, limits: MediaLimits, deadline: _Dea
     fmt = container.format.name.split(",")[0]
     if fmt in _REJECTED_FORMATS:
         raise UnsupportedMediaError(f"{label}: a '{fmt}' file, not an audio or video clip")
-    video = next((s for s in container.streams.video if not _is_cover_art(s)), None)
-    audio = next(iter(container.streams.audio), None)
+    videos = [s for s in container.streams.video if not _is_cover_art(s)]
+    audios = list(container.streams.audio)
+    # A stream whose codec FFmpeg cannot decode (unknown Matroska CodecID, unknown WAV format
+    # tag, ...) has no codec context: skip it, and say so when nothing else is left.
+    video = next((s for s in videos if s.codec_context is not None), None)
+    audio = next((s for s in audios if s.codec_context is not None), None)
     if video is None and audio is None:
+        if videos or audios:
+            raise UnsupportedMediaError(f"{label}: no decoder for its {'video' if videos else 'audio'} codec")
         raise NoUsableStreamError(f"{label}: no audio or video stream")
     if video is not None and video.codec_context.width * video.codec_context.height > limits.max_pixels:
         raise UnsupportedMediaError(
             f"{label}: frame size {video.codec_context.width}x{video.codec_context.height} is over the limit")
     duration = _duration_s(container, video, audio)
+    # Timestamps need not start at 0 (MPEG-TS captures, clips cut with their timestamps kept):
+    # windows are in clip time, frame times and seek targets in stream time, `origin` apart.
+    origin = container.start_time / 1_000_000 if container.start_time is not None else 0.0
+    if fmt == "matroska" and 0 < origin < duration:
+        duration -= origin  # FFmpeg reads Matroska's Duration as the end timestamp, not the length
     if duration > limits.max_duration_s:
         raise MediaTooLargeError(f"{label}: {duration / 3600:.1f} h long, over the "
                                  f"{limits.max_duration_s / 3600:.0f} h limit")
-    windows = analysis_windows(duration, limits) if duration > 0 else [(0.0, float("inf"))]
+    # No declared duration (raw H.264/AAC streams, some live captures): analyse the start only,
+    # so an endless stream costs no more than a long one.
+    windows = analysis_windows(duration, limits) if duration > 0 else [(0.0, float(limits.max_analysed_s))]
 
     out = DecodedMedia(
         kind="video" if video is not None else "audio", duration_s=duration,
@@ -236,31 +276,38 @@ def _decode_container(container, label: str, limits: MediaLimits, deadline: _Dea
     )
     if audio is not None:
         try:
-            out.audio = _decode_audio(container, audio, windows, limits, deadline)
+            out.audio = _decode_audio(container, audio, windows, limits, deadline, origin)
         except MediaTimeoutError:
             raise
         except Exception as err:  # a broken audio track must not sink a good video
             if video is None:
                 raise
             out.warnings.append(f"audio track unreadable ({type(err).__name__}); analysed without sound")
+    video_decoded_s = 0.0
     if video is not None:
-        _decode_video(container, video, windows, limits, deadline, out)
+        video_decoded_s = _decode_video(container, video, windows, limits, deadline, out, origin)
         if out.frames.shape[0] == 0:
             raise CorruptMediaError(f"{label}: video stream holds no decodable frame")
     elif out.audio.size == 0:
         raise EmptyMediaError(f"{label}: audio stream holds no samples")
 
     decoded_s = out.analysed_audio_s if video is None else (out.frame_times_s.max(initial=0.0))
-    if duration <= 0:  # streams without a declared duration: trust what we decoded
-        out.duration_s = duration = float(decoded_s if video is None else max(decoded_s, out.analysed_audio_s))
+    declared = duration > 0
+    if not declared:  # streams without a declared duration: trust what we decoded
+        out.duration_s = duration = float(decoded_s if video is None else
+                                          max(decoded_s, out.analysed_audio_s, video_decoded_s))
         out.windows_s = [(0.0, duration)]
+        if duration >= limits.max_analysed_s - 0.5:
+            out.warnings.append(f"duration unknown: analysed the first {duration:.0f} s")
     if duration < limits.min_duration_s:
         raise EmptyMediaError(f"{label}: too short ({duration * 1000:.0f} ms) to analyse")
-    if video is None:
-        expected = sum(e - s for s, e in out.windows_s)
-        if out.analysed_audio_s < 0.5 * expected - 0.05:
-            raise CorruptMediaError(f"{label}: truncated (decoded {out.analysed_audio_s:.1f} s of "
-                                    f"{expected:.1f} s)")
+    # A cut-off file whose header still states the full length (a WAV data chunk, an MP4 with the
+    # index in front, a WebM): FFmpeg decodes what is there and stops. Less than half of the
+    # analysed span in every stream is a broken file; a video track shorter than its sound is not.
+    expected = sum(e - s for s, e in out.windows_s)
+    decoded = max(out.analysed_audio_s, video_decoded_s)
+    if declared and decoded < 0.5 * expected - 0.05:
+        raise CorruptMediaError(f"{label}: truncated (decoded {decoded:.1f} s of {expected:.1f} s)")
     return out
 
 
@@ -273,14 +320,22 @@ def _duration_s(container, video, audio) -> float:
     return 0.0
 
 
-def _seek(container, stream, t: float) -> None:
+def _seek(container, stream, t: float, origin: float = 0.0) -> None:
     if t <= 0.05:
-        container.seek(0)  # rewind: another stream may have been read to the end already
+        import av
+
+        try:
+            container.seek(0)  # rewind: another stream may have been read to the end already
+        except av.error.FFmpegError:
+            # No timestamp index (a raw H.264 elementary stream): rewind by bytes instead; the
+            # failed seek has already flushed the demuxer, so staying put would read nothing.
+            container.seek(0, unsupported_byte_offset=True)
         return
-    container.seek(int(t / stream.time_base), stream=stream, backward=True, any_frame=False)
+    container.seek(int((t + origin) / stream.time_base), stream=stream, backward=True, any_frame=False)
 
 
-def _decode_audio(container, stream, windows, limits: MediaLimits, deadline: _Deadline) -> np.ndarray:
+def _decode_audio(container, stream, windows, limits: MediaLimits, deadline: _Deadline,
+                  origin: float = 0.0) -> np.ndarray:
     """(n,) float32 mono at ``limits.sample_rate``: the analysed windows, concatenated."""
     import av
 
@@ -289,12 +344,14 @@ def _decode_audio(container, stream, windows, limits: MediaLimits, deadline: _De
     for start, end in windows:
         # A new resampler per window: its internal buffer must not leak across a seek.
         resampler = av.AudioResampler(format="flt", layout="mono", rate=limits.sample_rate)
-        _seek(container, stream, start)
+        _seek(container, stream, start, origin)
         got: list[np.ndarray] = []
         window_t0 = None
+        n_samples = 0  # decoded in this window: the clock of a stream without timestamps
         for frame in container.decode(stream):
             deadline.check()
-            t = float(frame.time) if frame.time is not None else 0.0
+            t = float(frame.time) - origin if frame.time is not None else start + n_samples / max(frame.sample_rate, 1)
+            n_samples += frame.samples
             if window_t0 is None:
                 window_t0 = t
             if t + frame.samples / max(frame.sample_rate, 1) < start:
@@ -321,11 +378,19 @@ def _decode_audio(container, stream, windows, limits: MediaLimits, deadline: _De
 
 
 def _decode_video(container, stream, windows, limits: MediaLimits, deadline: _Deadline,
-                  out: DecodedMedia) -> None:
-    """Fill ``out.frames`` (evenly spaced RGB frames) and ``out.thumbs`` (grey, ``thumb_fps``)."""
+                  out: DecodedMedia, origin: float = 0.0) -> float:
+    """Fill ``out.frames`` (evenly spaced RGB frames) and ``out.thumbs`` (grey, ``thumb_fps``).
+
+    Returns the seconds of the analysed windows that decodable frames cover (for truncation).
+    """
     stream.thread_type = "AUTO"
     cc = stream.codec_context
     out.width, out.height = int(cc.width or 0), int(cc.height or 0)
+    # Frame threading keeps about one decoded frame per thread in flight, and FFmpeg picks
+    # cores + 1 threads: an 8K clip would hold ~0.9 GB on a 16-core machine. Cap the threads so
+    # the frames in flight stay within _DECODER_FRAME_BUDGET (8K: 2 threads, 1080p: up to 16).
+    frame_bytes = max(1, out.width * out.height * 3 // 2)  # 8-bit 4:2:0
+    cc.thread_count = max(1, min(os.cpu_count() or 1, 16, _DECODER_FRAME_BUDGET // frame_bytes))
     out.fps = float(stream.average_rate or stream.guessed_rate or 0.0)
     total = sum(e - s for s, e in windows if np.isfinite(e))
     # Targets for RGB frames: evenly spaced over the analysed windows, at window-interior instants.
@@ -339,19 +404,25 @@ def _decode_video(container, stream, windows, limits: MediaLimits, deadline: _De
     frames, frame_times, thumbs, thumb_times = [], [], [], []
     tw, th = limits.thumb_size
     next_target = 0
+    covered = 0.0
+    frame_s = 1.0 / out.fps if out.fps > 0 else 0.0
+    # Frame spacing for streams without timestamps; r_frame_rate (guessed) beats the average there.
+    tick = 1.0 / float(stream.guessed_rate or stream.average_rate or limits.thumb_fps)
     size = None  # (w, h) fixed from the first frame, so a mid-stream resolution change still stacks
     for start, end in windows:
-        _seek(container, stream, start)
+        _seek(container, stream, start, origin)
         next_thumb = start
-        last_frame = None
+        last_frame, last_t, n_decoded = None, start, 0
         for frame in container.decode(stream):
             deadline.check()
-            t = float(frame.time) if frame.time is not None else (len(thumb_times) / limits.thumb_fps)
+            # No timestamps (raw elementary streams): count frames at the stream's rate instead.
+            t = float(frame.time) - origin if frame.time is not None else start + n_decoded * tick
+            n_decoded += 1
             if t < start - 1e-3:
                 continue
             if t >= end:
                 break
-            last_frame = frame
+            last_frame, last_t = frame, t
             if t >= next_thumb:
                 thumbs.append(frame.to_ndarray(format="gray", width=tw, height=th))
                 thumb_times.append(t)
@@ -362,11 +433,13 @@ def _decode_video(container, stream, windows, limits: MediaLimits, deadline: _De
                     frames.append(frame.to_ndarray(format="rgb24", width=size[0], height=size[1]))
                     frame_times.append(t)
                 next_target += 1
+        if last_frame is not None and np.isfinite(end):
+            covered += max(0.0, min(end, last_t + frame_s) - start)
         # A window whose targets lie past its last decodable frame (short/truncated streams):
         # take the last frame rather than returning nothing.
         window_targets = [x for x in targets[next_target:] if x < end]
         if window_targets and last_frame is not None:
-            t = float(last_frame.time or 0.0)
+            t = last_t
             if not frame_times or frame_times[-1] != t:
                 size = size or _small_size(last_frame, limits.frame_short_side)
                 frames.append(last_frame.to_ndarray(format="rgb24", width=size[0], height=size[1]))
@@ -378,6 +451,7 @@ def _decode_video(container, stream, windows, limits: MediaLimits, deadline: _De
     if thumbs:
         out.thumbs = np.stack(thumbs)
         out.thumb_times_s = np.asarray(thumb_times, dtype=np.float64)
+    return covered
 
 
 def _small_size(frame, short_side: int) -> tuple[int, int]:

@@ -17,7 +17,7 @@ import pandas as pd
 from .catalog import Catalog, Progress, load_or_build_sample_catalog
 from .errors import UnknownIdError
 from .explain import Explanation, explain
-from .hybrid import HybridRecommender, Query, query_from_analysis, query_from_history
+from .hybrid import CONTENT_BLOCKS, HybridRecommender, Query, query_from_analysis, query_from_history
 from .ranker import DEFAULT_WEIGHTS, ComponentScores, RankedItem, rank
 from .users import Persona, get_persona, load_personas, persona_seed_items, simulate_interactions
 
@@ -73,6 +73,15 @@ class RecsysService:
         if user_id not in self.hybrid.user_ids_:
             raise UnknownIdError(f"unknown user {user_id!r} (try `python -m recsys personas` for demo users)")
         return self.hybrid.user_query(user_id)
+
+    def item_query(self, item_id: str) -> Query:
+        """A query for a catalog item from its stored vectors (no model call); the item and its
+        exact duplicates are excluded from the results."""
+        cat, r = self.catalog, self.catalog.index(item_id)
+        same = set(np.flatnonzero(cat.embeddings @ cat.embeddings[r] > 0.9999).tolist()) | {r}
+        return Query(label=str(cat.items.iloc[r]["title"]), content={b: cat.blocks[b][r] for b in CONTENT_BLOCKS},
+                     user_text=cat.blocks["semantic"][r], embedding=cat.embeddings[r],
+                     label_scores=cat.label_scores[r], exclude=same)
 
     def persona_text_vector(self, p: Persona) -> np.ndarray:
         from .encoders.text import get_text_encoder

@@ -1,0 +1,149 @@
+"""Discover: upload a clip (or pick one from the catalog), see how it is understood and what it
+recommends. The upload stays in this session (bytes in memory; its name is only a label)."""
+from __future__ import annotations
+
+import hashlib
+import time
+
+import streamlit as st
+
+from recsys.analysis import ClipMetadata, title_from_filename
+from recsys.errors import RecsysError
+from recsys.media import MEDIA_EXTENSIONS, decode
+from recsys.preview import browser_safe
+from ui import cache, state
+from ui.components import analysis_panel, display_arrays, esc, feedback_summary, rec_cards
+
+STAGES = ("load_models", "decode", "frames", "sound", "text", "understanding", "ranking")
+
+fp, service = cache.service()
+cat = service.catalog
+ss = st.session_state
+st.title("Discover")
+st.caption("Upload an audio or video clip, or pick one from the catalog: the app decodes it, runs the frame, "
+           "sound and text encoders, infers themes, emotions and styles, and ranks the catalog.")
+
+
+def analyse_upload(data: bytes, name: str, title: str, description: str, digest: str) -> None:
+    an = service.analyzer
+    timings: dict[str, float] = {}
+    with st.status(f"Analysing {esc(name)}…", expanded=True) as box:
+        try:
+            t0 = time.perf_counter()
+            try:
+                an.encoders()  # loaded once per process (the warm-up thread usually did it already)
+            except (ImportError, OSError, RuntimeError) as err:
+                box.update(label="The pretrained models are not available", state="error", expanded=False)
+                ss.upload_error = (digest, f"Uploads cannot be analysed: the models did not load "
+                                           f"({type(err).__name__}: {err}). Catalog items still work.")
+                return
+            timings["load_models"] = 1000 * (time.perf_counter() - t0)
+            st.write(f"✓ models ready ({timings['load_models']:.0f} ms)")
+            t0 = time.perf_counter()
+            media = decode(data, limits=an.config.limits, name=name)
+            timings["decode"] = 1000 * (time.perf_counter() - t0)
+            st.write(f"✓ decode: {media.kind}, {media.duration_s:.1f} s ({timings['decode']:.0f} ms)")
+            st.write("Running frames, sound, text and understanding…")
+            meta = ClipMetadata(title=title.strip() or title_from_filename(name), description=description.strip())
+            a = an.analyze_decoded(media, metadata=meta, path=name, timings=timings)
+            for stage in ("frames", "sound", "text", "understanding"):
+                if stage in timings:
+                    st.write(f"✓ {stage} ({timings[stage]:.0f} ms)")
+            t0 = time.perf_counter()
+            query = service.clip_query(a)
+            cs = service.scores(query)
+            timings["ranking"] = 1000 * (time.perf_counter() - t0)
+            st.write(f"✓ ranking ({timings['ranking']:.0f} ms)")
+            try:
+                preview = browser_safe(data, name=name)
+            except RecsysError as err:
+                preview = (None, str(err))
+            display = display_arrays(media)
+        except RecsysError as err:
+            box.update(label=f"Could not analyse {esc(name)}", state="error", expanded=False)
+            ss.upload_error = (digest, str(err))
+            return
+        total = sum(v for k, v in timings.items() if k in STAGES)
+        box.update(label=f"Analysed {esc(name)} in {total / 1000:.1f} s", state="complete", expanded=False)
+    analysis = a.to_dict(include_embedding=False)
+    source = ("clip", digest)
+    ss.clip = {"source": source, "title": meta.title, "analysis": analysis, "display": display,
+               "preview": preview, "query": query, "timings": timings}
+    state.put_scores(source, None, query, cs)
+    ss.focus = source
+
+
+def open_item(item_id: str) -> None:
+    with st.spinner("Loading the item's stored analysis…"):
+        t0 = time.perf_counter()
+        query = service.item_query(item_id)
+        cs = service.scores(query)
+        ranking_ms = 1000 * (time.perf_counter() - t0)
+        analysis = cat.analysis(item_id)
+    timings = {k: v for k, v in (analysis.get("timings_ms") or {}).items() if k in STAGES}
+    timings["ranking"] = ranking_ms
+    source = ("item", item_id)
+    ss.clip = {"source": source, "title": str(cat.items.iloc[cat.index(item_id)]["title"]), "analysis": analysis,
+               "display": cache.item_display(fp, item_id), "preview": cache.item_preview(fp, item_id),
+               "query": query, "timings": timings}
+    state.put_scores(source, None, query, cs)
+    ss.focus = source
+
+
+up_tab, pick_tab = st.tabs(["Upload a clip", "Pick from the catalog"])
+with up_tab:
+    upload = st.file_uploader("Audio or video clip", type=sorted(e.lstrip(".") for e in MEDIA_EXTENSIONS),
+                              key="upload", help="Stays in this browser session; nothing is written to disk.")
+    with st.expander("Title and description (optional: they feed the text match)"):
+        title = st.text_input("Title", key="upload_title", max_chars=200)
+        description = st.text_area("Description", key="upload_description", max_chars=2000, height=80)
+with pick_tab:
+    ids = cat.item_ids
+    labels = {i: f"{t} ({k})" for i, t, k in zip(ids, cat.items["title"], cat.items["kind"])}
+    pick = st.selectbox("Catalog item", ids, format_func=labels.get, key="pick_item")
+    if st.button("Analyse this item", key="pick_go", type="primary"):
+        ss.open_item = pick
+
+if upload is not None:
+    data = upload.getvalue()
+    digest = hashlib.sha256(data + b"\0" + title.encode() + b"\0" + description.encode()).hexdigest()[:16]
+    if ss.get("last_upload") != digest:
+        ss.last_upload, ss.upload_error = digest, None
+        analyse_upload(data, upload.name, title, description, digest)
+    error = ss.get("upload_error")
+    if error and error[0] == digest:  # shown for as long as that file stays in the uploader
+        st.error(esc(error[1]))
+if ss.open_item:
+    item, ss.open_item = ss.open_item, None
+    try:
+        open_item(item)
+    except RecsysError as err:
+        st.error(esc(str(err)))
+
+clip = ss.clip
+if clip is None:
+    st.info("Upload a clip or pick one from the catalog to see its analysis and recommendations.")
+    st.stop()
+
+st.header(esc(clip["title"]))
+analysis_panel(clip["analysis"], clip["display"], clip["preview"],
+               va_others=cat.items[["valence", "arousal"]].to_numpy())
+with st.expander("Processing steps and timings"):
+    st.dataframe([{"step": k, "ms": round(v, 1)} for k, v in clip["timings"].items()], hide_index=True)
+
+st.subheader("Recommendations")
+source = clip["source"]
+scope = f"{source[0]}:{source[1]}"
+kind = st.segmented_control("Show", ["all", "audio", "video"], default="all", key="discover_kind") or "all"
+feedback_summary(state.feedback(scope), dict(zip(ids, cat.items["title"])), scope=scope,
+                 on_feedback=state.set_feedback, key="discover")
+try:
+    query, cs = state.scores_for(service, source, None if kind == "all" else kind)
+except (RecsysError, LookupError) as err:
+    st.error(esc(str(err)))
+    st.stop()
+recs = service.rank(query, cs, state.weights(), k=10)
+st.caption("Weights come from the Tune page. Like adds an item to this clip's history (the collaborative and "
+           "matcher scores then use it); Dislike removes it from the list.")
+rec_cards(recs, preview_of=lambda i: cache.item_preview(fp, i), scope=scope, on_feedback=state.set_feedback,
+          key="discover")

@@ -1,0 +1,243 @@
+"""The Streamlit app, page by page, with ``streamlit.testing.v1.AppTest`` (server-side, no browser).
+
+Every test loads the shared service (catalog + hybrid fitted on simulated users, with the MiniLM
+text encoder), so they are all marked slow. The service is cached per process: only the first
+test pays for it. ``RECSYS_CATALOG_DIR`` picks another built catalog, as for the app.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from conftest import moving_square_frames, tone, write_video
+
+pytestmark = pytest.mark.slow
+TIMEOUT = 600
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_warmup():
+    """No background warm-up thread competing with these tests (it only saves time in a server)."""
+    old = os.environ.get("RECSYS_APP_WARMUP")
+    os.environ["RECSYS_APP_WARMUP"] = "0"
+    yield
+    if old is None:
+        os.environ.pop("RECSYS_APP_WARMUP", None)
+    else:
+        os.environ["RECSYS_APP_WARMUP"] = old
+
+
+def _app(page: str | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT).run()
+    if page is not None:
+        at.switch_page(page).run()
+    return at
+
+
+def _ok(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _keys(at, prefix: str) -> list[str]:
+    return [b.key for b in at.button if (b.key or "").startswith(prefix)]
+
+
+def _text(at) -> str:
+    return "\n".join(str(m.value) for m in (*at.markdown, *at.caption, *at.title, *at.header, *at.subheader))
+
+
+@pytest.fixture(scope="module")
+def clip_bytes(tmp_path_factory) -> bytes:
+    path = tmp_path_factory.mktemp("clip") / "square.mp4"
+    write_video(path, moving_square_frames(n=40, size=(160, 96)), fps=10, audio=tone(440, seconds=4.0, sr=48000))
+    return path.read_bytes()
+
+
+# --- Discover ---------------------------------------------------------------------------------
+
+def test_discover_starts_with_uploader_and_hint():
+    at = _app()
+    _ok(at)
+    assert at.title[0].value == "Discover"
+    assert len(at.get("file_uploader")) == 1
+    assert any("Upload a clip" in i.value for i in at.info)
+
+
+def test_upload_generated_clip_yields_recommendations(clip_bytes):
+    at = _app()
+    at.file_uploader[0].set_value(("square.mp4", clip_bytes, "video/mp4")).run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    likes = _keys(at, "discover-like-")
+    assert len(likes) >= 5
+    text = _text(at)
+    for stage in ("decode", "frames", "sound", "text", "understanding", "ranking"):
+        assert f"✓ {stage}" in text
+    assert "**Themes**" in text and "**Emotions**" in text and "**Styles**" in text
+    assert len(at.get("plotly_chart")) >= 2          # waveform/mel and valence/arousal
+    assert at.session_state.clip["source"][0] == "clip"
+
+    # Like the first recommendation: it joins the clip's history and leaves the list.
+    first = likes[0].removeprefix("discover-like-")
+    at.button(key=likes[0]).click().run()
+    _ok(at)
+    assert first in at.session_state.feedback[f"clip:{at.session_state.clip['source'][1]}"]["liked"]
+    assert f"discover-like-{first}" not in _keys(at, "discover-like-")
+
+
+def test_bad_upload_is_one_line_error_with_escaped_name():
+    at = _app()
+    name = "[click](javascript:alert(1)) **x**.mp4"
+    at.file_uploader[0].set_value((name, b"definitely not a video" * 10, "video/mp4")).run()
+    _ok(at)
+    assert len(at.error) == 1 and "\n" not in at.error[0].value
+    assert "\\[click\\]" in at.error[0].value and "](javascript" not in at.error[0].value  # shown as text
+    assert not _keys(at, "discover-like-")
+
+
+def test_uploads_stay_in_their_session(clip_bytes):
+    first = _app()
+    first.file_uploader[0].set_value(("mine.mp4", clip_bytes, "video/mp4")).run()
+    assert first.session_state.clip is not None
+    other = _app()
+    assert other.session_state.clip is None and not _keys(other, "discover-like-")
+
+
+def test_pick_catalog_item():
+    at = _app()
+    item = at.selectbox(key="pick_item").options[0]
+    at.button(key="pick_go").click().run()
+    _ok(at)
+    assert at.session_state.clip["source"][0] == "item"
+    assert len(_keys(at, "discover-like-")) >= 5
+    assert item  # the picker lists catalog items
+
+
+# --- Personas -----------------------------------------------------------------------------------
+
+def test_personas_page_and_feedback_updates_profile():
+    at = _app("pages/personas.py")
+    _ok(at)
+    assert at.title[0].value == "Personas"
+    name = at.selectbox(key="persona_name").value
+    assert len(at.get("plotly_chart")) >= 1                     # the taste profile
+    assert "(seed)" in _text(at)                                 # the history
+    likes = _keys(at, "persona-like-")
+    assert len(likes) >= 5
+    before = _text(at)
+    at.button(key=likes[0]).click().run()
+    _ok(at)
+    item = likes[0].removeprefix("persona-like-")
+    assert item in at.session_state.feedback[f"persona:{name}"]["liked"]
+    assert "(you liked)" in _text(at) and _text(at) != before
+
+
+# --- Embedding map ------------------------------------------------------------------------------
+
+def test_map_page_places_query_and_opens_item():
+    at = _app("pages/map.py")
+    _ok(at)
+    assert at.title[0].value == "Embedding map"
+    assert len(at.get("plotly_chart")) == 1
+    for colour in ("theme", "kind", "cluster"):
+        at.selectbox(key="map_color").set_value(colour).run()
+        _ok(at)
+    source = at.selectbox(key="map_source")
+    assert any(o.startswith("Persona:") for o in source.options)
+    # A click cannot be simulated server-side: set what the click handler stores.
+    from ui import cache
+
+    service = cache.get_service(cache.catalog_fingerprint())
+    item_id = service.catalog.item_ids[0]
+    at.session_state["map_selected"] = item_id
+    at.run()
+    _ok(at)
+    from ui.components import esc
+
+    assert at.header[0].value == esc(service.catalog.items.iloc[0]["title"])
+    assert "Its neighbours" in _text(at)
+
+
+# --- Tune -----------------------------------------------------------------------------------
+
+def _ranking(at) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith("**") and "\\." in m.value[:8]]
+
+
+def test_tune_slider_changes_ranking_and_metrics():
+    at = _app("pages/tune.py")
+    _ok(at)
+    assert at.title[0].value == "Tune"
+    assert {s.key for s in at.slider} >= {f"w_{n}" for n in ("visual", "audio", "text", "semantic", "cf",
+                                                              "matcher", "popularity", "diversity")}
+    metrics = {m.label: m.value for m in at.metric}
+    assert set(metrics) == {"Recall@10", "NDCG@10"}
+    before = _ranking(at)
+    assert len(before) == 10
+    at.slider(key="w_cf").set_value(2.0).run()
+    at.slider(key="w_semantic").set_value(0.0).run()
+    _ok(at)
+    after = _ranking(at)
+    assert len(after) == 10 and after != before      # the order or the scores moved
+    assert at.session_state.weights["cf"] == 2.0
+
+
+def test_tune_preset_sets_sliders():
+    at = _app("pages/tune.py")
+    at.selectbox(key="tune_preset").set_value("content only").run()
+    _ok(at)
+    assert at.slider(key="w_cf").value == 0.0 and at.slider(key="w_visual").value == 1.0
+
+
+# --- Catalog ------------------------------------------------------------------------------------
+
+def test_catalog_page_filters():
+    at = _app("pages/catalog.py")
+    _ok(at)
+    assert at.title[0].value == "Catalog"
+    assert len(at.dataframe) == 1
+    n_all = len(at.dataframe[0].value)
+    at.segmented_control(key="catalog_kind").set_value(["audio"]).run()
+    _ok(at)
+    n_audio = len(at.dataframe[0].value)
+    assert 0 < n_audio < n_all
+    at.text_input(key="catalog_search").set_value("zzz-no-such-title").run()
+    assert len(at.dataframe[0].value) == 0
+
+
+# --- Evaluation ---------------------------------------------------------------------------------
+
+def test_evaluation_without_report_says_how(monkeypatch, tmp_path):
+    monkeypatch.setenv("RECSYS_REPORTS_DIR", str(tmp_path))
+    at = _app("pages/evaluation.py")
+    _ok(at)
+    assert any("No evaluation report" in i.value for i in at.info)
+    assert any("recsys evaluate" in c.value for c in at.code)
+    text = _text(at)
+    assert "simulated" in text and "Apache-2.0" in str([d.value for d in at.dataframe])
+    assert "Device in use" in text
+
+
+def test_evaluation_shows_last_report(monkeypatch, tmp_path):
+    from recsys.evaluate import write_report
+
+    metrics = {f"{m}@10": v for m, v in (("ndcg", 0.3), ("recall", 0.4), ("precision", 0.1), ("map", 0.2),
+                                         ("mrr", 0.3), ("hit_rate", 0.6), ("coverage", 0.5), ("diversity", 0.4))}
+    result = {"dataset": "toy", "protocol": "leave-one-out", "k": 10, "seed": 0,
+              "data": {"n_users": 5, "n_items": 9, "n_interactions": 30, "n_train": 25, "n_test": 5,
+                       "n_test_users": 5},
+              "models": {"popularity": {"metrics": metrics, "fit_s": 0.01, "score_s": 0.01},
+                         "hybrid": {"metrics": metrics, "fit_s": 0.1, "score_s": 0.1, "weights": {"popularity": 1.0},
+                                    "tuned_on": "validation"}}}
+    paths = write_report(result, tmp_path)
+    assert json.loads(paths["json"].read_text())["dataset"] == "toy"
+    monkeypatch.setenv("RECSYS_REPORTS_DIR", str(tmp_path))
+    at = _app("pages/evaluation.py")
+    _ok(at)
+    assert not any("No evaluation report" in i.value for i in at.info)
+    table = at.dataframe[0].value
+    assert {"popularity", "hybrid"} <= set(table.index) and "ndcg@10" in table.columns

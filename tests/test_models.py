@@ -1,0 +1,258 @@
+"""One shared suite that every model in MODELS passes, then model-specific checks.
+
+Synthetic data with a known answer: two user groups, two disjoint item clusters; each group
+interacts only with its own cluster. Held-out items of a user's own cluster must rank above
+every item of the other cluster. Item features carry the cluster (plus noise), so content
+models can learn it too.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recsys.errors import ConfigError, UnknownIdError
+from recsys.models import MODELS, BPR, EASE, ContentToCF, ItemKNN, Matcher, NotFittedError, \
+    Popularity, Recommender
+
+N_PER_GROUP, N_PER_CLUSTER = 30, 20
+N_USERS, N_ITEMS = 2 * N_PER_GROUP, 2 * N_PER_CLUSTER
+
+# Small, fast settings; the defaults are tuned for MovieLens-sized data.
+FAST_PARAMS = {
+    "bpr": dict(factors=8, epochs=40, batch_size=128, lr=0.05, reg=1e-3),
+    "content_to_cf": dict(factors=8, epochs=40, batch_size=128, lr=0.05, reg=1e-3),
+    "item_knn": dict(neighbours=10),
+    "ease": dict(lambda_reg=10.0),
+    "matcher": dict(hidden=(16,), epochs=15, batch_size=128, lr=1e-2, patience=3),
+}
+
+
+def make_data(seed: int = 0):
+    """(train csr, held-out csr, item features, group per user, cluster per item)."""
+    rng = np.random.default_rng(seed)
+    group = np.repeat([0, 1], N_PER_GROUP)
+    cluster = np.repeat([0, 1], N_PER_CLUSTER)
+    train, held = np.zeros((N_USERS, N_ITEMS), np.float32), np.zeros((N_USERS, N_ITEMS))
+    for u in range(N_USERS):
+        own = np.flatnonzero(cluster == group[u])
+        chosen = rng.permutation(own)[:14]
+        train[u, chosen[:11]] = 1.0
+        held[u, chosen[11:]] = 1.0
+    features = np.eye(2, dtype=np.float32)[cluster] + 0.1 * rng.standard_normal(
+        (N_ITEMS, 2)).astype(np.float32)
+    features = np.hstack([features, 0.1 * rng.standard_normal((N_ITEMS, 4)).astype(np.float32)])
+    return sp.csr_matrix(train), sp.csr_matrix(held), features, group, cluster
+
+
+DATA = make_data()
+
+
+def build(name: str, random_state: int = 0) -> Recommender:
+    return MODELS[name](**FAST_PARAMS.get(name, {}), random_state=random_state)
+
+
+def fit(model: Recommender) -> Recommender:
+    train, _, features, _, _ = DATA
+    return model.fit(train, item_features=features)
+
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
+def fitted(request):
+    return request.param, fit(build(request.param))
+
+
+# ------------------------------------------------------------------------ shared suite
+def test_fit_returns_self(fitted):
+    name, model = fitted
+    assert isinstance(model, MODELS[name])
+    assert model.n_users_ == N_USERS and model.n_items_ == N_ITEMS
+
+
+def test_score_shape_and_dtype(fitted):
+    _, model = fitted
+    scores = model.score(np.array([0, 5, 40]))
+    assert scores.shape == (3, N_ITEMS) and scores.dtype == np.float32
+    assert np.isfinite(scores).all()
+
+
+def test_recommend_excludes_seen_and_sorts(fitted):
+    _, model = fitted
+    train = DATA[0]
+    users = np.arange(N_USERS)
+    ids, scores = model.recommend(users, train[users], k=5)
+    assert ids.shape == scores.shape == (N_USERS, 5) and ids.dtype == np.int64
+    assert not np.take_along_axis(train.toarray(), ids, axis=1).any()  # no training item back
+    assert (np.diff(scores, axis=1) <= 0).all()
+
+
+def test_recommend_restricted_to_items(fitted):
+    _, model = fitted
+    allowed = np.array([1, 3, 25, 33])
+    ids, _ = model.recommend(np.array([0, 1]), None, k=3, items=allowed,
+                             filter_already_liked=False)
+    assert np.isin(ids, allowed).all()
+
+
+def test_deterministic_under_random_state(fitted):
+    name, model = fitted
+    again = fit(build(name))
+    np.testing.assert_array_equal(model.score(np.arange(N_USERS)), again.score(np.arange(N_USERS)))
+
+
+def test_save_load_round_trip(fitted, tmp_path):
+    name, model = fitted
+    path = model.save(tmp_path / name)
+    assert path.suffix == ".npz"
+    for loader in (Recommender, MODELS[name]):
+        loaded = loader.load(path)
+        assert type(loaded) is MODELS[name]
+        assert loaded.get_params() == json.loads(json.dumps(model.get_params()))  # tuples->lists
+        np.testing.assert_array_equal(loaded.score(np.arange(N_USERS)),
+                                      model.score(np.arange(N_USERS)))
+
+
+def test_learns_the_clusters(fitted):
+    """Held-out own-cluster items outrank every other-cluster item (pairwise AUC near 1)."""
+    name, model = fitted
+    if not model.personalised:
+        pytest.skip("same ranking for everyone")
+    _, held, _, group, cluster = DATA
+    scores = model.score(np.arange(N_USERS))
+    auc = []
+    for u in range(N_USERS):
+        pos = scores[u, held[u].indices]
+        neg = scores[u, cluster != group[u]]
+        auc.append((pos[:, None] > neg[None, :]).mean())
+    assert np.mean(auc) > 0.95, (name, np.mean(auc))
+
+
+def test_new_user_scored_from_history(fitted):
+    """A persona (-1) who liked cluster-1 items gets cluster 1 ranked first, no refit."""
+    _, model = fitted
+    if not model.personalised:
+        pytest.skip("same ranking for everyone")
+    cluster = DATA[4]
+    history = sp.csr_matrix(np.isin(np.arange(N_ITEMS), [21, 24, 28, 30]).astype(np.float32)[None])
+    ids, _ = model.recommend(np.array([-1]), history, k=5)
+    assert (cluster[ids[0]] == 1).all()
+
+
+def test_unknown_user_without_history_raises(fitted):
+    _, model = fitted
+    if not model.personalised:
+        pytest.skip("same ranking for everyone")
+    with pytest.raises(UnknownIdError):
+        model.score(np.array([N_USERS + 3]))
+
+
+def test_similar_items_stay_in_the_cluster(fitted):
+    _, model = fitted
+    if not model.personalised:
+        with pytest.raises(NotImplementedError):
+            model.similar_items(np.array([0]))
+        return
+    cluster = DATA[4]
+    ids, scores = model.similar_items(np.array([0, 35]), k=5)
+    assert ids.shape == scores.shape == (2, 5)
+    assert 0 not in ids[0] and 35 not in ids[1]  # never the item itself
+    assert (cluster[ids[0]] == 0).mean() >= 0.8 and (cluster[ids[1]] == 1).mean() >= 0.8
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_not_fitted_raises(name):
+    with pytest.raises(NotFittedError):
+        build(name).score(np.array([0]))
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(MODELS) if MODELS[n].requires_item_features])
+def test_item_features_required(name):
+    with pytest.raises(ConfigError, match="item_features"):
+        build(name).fit(DATA[0])
+
+
+# ------------------------------------------------------------------------ model-specific
+def test_popularity_ranks_by_user_count():
+    mat = sp.csr_matrix(np.array([[1, 1, 0], [0, 1, 0], [0, 1, 1], [0, 0, 1]], np.float32))
+    ids, _ = Popularity().fit(mat).recommend(np.array([0]), None, k=3,
+                                             filter_already_liked=False)
+    assert ids[0].tolist() == [1, 2, 0]
+
+
+def test_item_knn_keeps_top_neighbours_and_similar_items():
+    model = fit(ItemKNN(neighbours=3, shrink=0.0))
+    assert (np.diff(model.similarity_.indptr) <= 3).all()
+    assert model.similarity_.diagonal().sum() == 0
+    ids, scores = model.similar_items(np.array([0, 30]), k=3)
+    cluster = DATA[4]
+    assert (cluster[ids[0]] == 0).all() and (cluster[ids[1]] == 1).all()
+    assert (scores > 0).all()
+
+
+def test_ease_matches_closed_form():
+    x = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 1], [0, 0, 1, 1]],
+                               np.float32))
+    model = EASE(lambda_reg=0.5).fit(x)
+    b = model.item_weights_
+    assert np.allclose(np.diag(b), 0)
+    # Stationarity of the Lagrangian: (X'X + lambda I) B - X'X is zero off the diagonal.
+    gram = (x.T @ x).toarray()
+    residual = (gram + 0.5 * np.eye(4)) @ b - gram
+    assert np.allclose(residual - np.diag(np.diag(residual)), 0, atol=1e-4)
+
+
+def test_bpr_loss_decreases_and_sgd_runs():
+    model = fit(BPR(**FAST_PARAMS["bpr"]))
+    losses = model.history_["train_loss"]
+    assert len(losses) == 40 and losses[-1] < losses[0]
+    assert np.allclose(model.user_factors_[:, -1], 1.0)
+    sgd = fit(BPR(factors=4, epochs=2, optimizer="sgd", lr=0.1))
+    assert sgd.item_factors_.shape == (N_ITEMS, 5)
+    with pytest.raises(ConfigError):
+        fit(BPR(optimizer="rmsprop"))
+
+
+def test_matcher_history_and_user_features():
+    train, _, features, group, cluster = DATA
+    user_feats = np.eye(2, dtype=np.float32)[group]  # (n_users, 2): the group, as a persona text
+    model = Matcher(**FAST_PARAMS["matcher"]).fit(train, item_features=features,
+                                                 user_features=user_feats)
+    hist = model.history_
+    n_epochs = len(hist["train_loss"])
+    assert 1 <= n_epochs <= 15 and len(hist["val_ndcg"]) == len(hist["val_loss"]) == n_epochs
+    assert 0 <= hist["best_epoch"] < n_epochs
+    # A new user with no history, described only by user features, still gets a ranking.
+    empty = sp.csr_matrix((1, N_ITEMS), dtype=np.float32)
+    ids, _ = model.recommend(np.array([-1]), empty, k=5, user_features=np.array([[0.0, 1.0]]))
+    assert (cluster[ids[0]] == 1).mean() >= 0.8
+    with pytest.raises(UnknownIdError):
+        model.score(np.array([-1]), user_items=empty)  # user features needed for a new user
+
+
+def test_content_to_cf_scores_new_items():
+    train, _, features, group, _ = DATA
+    model = ContentToCF(**FAST_PARAMS["content_to_cf"]).fit(train, item_features=features)
+    new = np.array([[1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0]], np.float32)  # one per cluster
+    assert model.predict_item_factors(new).shape == (2, 9)
+    scores = model.score_new_items(np.arange(N_USERS), new)  # (n_users, 2)
+    prefers = scores.argmax(1)
+    assert (prefers == group).mean() > 0.9
+    with pytest.raises(ConfigError):
+        model.predict_item_factors(np.ones((1, 3)))
+
+
+def test_history_shape_is_checked():
+    model = fit(EASE(lambda_reg=10.0))
+    with pytest.raises(ConfigError, match="one row per query user"):
+        model.score(np.array([0, 1]), user_items=DATA[0][:3])
+
+
+def test_matcher_scores_raw_profiles():
+    """A content vector used directly as the preference (a new clip as a one-item history)."""
+    train, _, features, _, cluster = DATA
+    model = fit(build("matcher"))
+    scores = model.score_profiles(features[[25]])  # (1, n_items) for a cluster-1 item
+    assert scores.shape == (1, N_ITEMS)
+    assert (cluster[np.argsort(-scores[0])[:10]] == 1).mean() >= 0.8

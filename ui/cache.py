@@ -1,0 +1,224 @@
+"""Every Streamlit cache of the app, in one place.
+
+Design: heavy shared objects live in ``st.cache_resource`` and are keyed on a *catalog
+fingerprint* (a short string: the catalog folder plus the modification time of the file that
+defines it), never on large arrays, which Streamlit would have to hash. Per-item derived data
+(browser previews, decoded frames for display) is cached per ``(fingerprint, item_id)``. Nothing
+derived from an upload is cached here: uploads stay in the session that made them
+(``st.session_state``, see :mod:`ui.state`).
+
+Slow first-time work (the validation split, the pretrained encoders, UMAP) is started in one
+background thread once the service is loaded, so the pages that need it are ready when visited.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from recsys import FEATURE_VERSION
+from recsys.errors import RecsysError
+from recsys.paths import REPO_ROOT, SAMPLE_DATA_DIR
+
+_build_lock = threading.Lock()
+_validator_lock = threading.Lock()
+_loaded: set[str] = set()          # fingerprints whose service is in the cache
+
+
+# --- the catalog and the service ------------------------------------------------------------
+
+def catalog_dir() -> str | None:
+    """The catalog folder named by ``RECSYS_CATALOG_DIR``, or None for the embedded sample."""
+    return os.environ.get("RECSYS_CATALOG_DIR") or None
+
+
+def catalog_fingerprint() -> str:
+    """A stable id of the catalog on disk (changes when it is rebuilt)."""
+    folder = catalog_dir()
+    if folder:
+        items = Path(folder) / "items.parquet"
+        stamp = items.stat().st_mtime_ns if items.is_file() else 0
+        return f"dir:{Path(folder).resolve()}:{stamp}"
+    manifest = SAMPLE_DATA_DIR / "manifest.csv"
+    stamp = manifest.stat().st_mtime_ns if manifest.is_file() else 0
+    return f"sample:{stamp}:{FEATURE_VERSION}"
+
+
+def service_loaded(fp: str) -> bool:
+    return fp in _loaded
+
+
+def prepare_catalog(progress=None) -> None:
+    """Build the embedded sample catalog when it is missing or stale (first run only), calling
+    ``progress(done, total, path)``. A no-op for a catalog given by folder."""
+    if catalog_dir():
+        return
+    from recsys.catalog import load_or_build_sample_catalog
+
+    with _build_lock:
+        load_or_build_sample_catalog(progress=progress)
+
+
+@st.cache_resource(show_spinner="Loading the catalog and fitting the recommender…", max_entries=2)
+def get_service(fp: str):
+    """The shared :class:`~recsys.service.RecsysService` (read-only after loading)."""
+    from recsys.service import load_service
+
+    service = load_service(catalog_dir=catalog_dir())
+    _loaded.add(fp)
+    return service
+
+
+def service():
+    """``(fingerprint, service)`` for pages (app.py has loaded it before any page runs)."""
+    fp = catalog_fingerprint()
+    return fp, get_service(fp)
+
+
+def get_validator(fp: str):
+    """Held-out validation metrics for the Tune page (fitted once per catalog; thread-safe)."""
+    service = get_service(fp)
+    if not hasattr(service, "validator"):
+        return None
+    with _validator_lock:
+        return service.validator()
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def validation_metrics(fp: str, weights: tuple[tuple[str, float], ...]) -> dict | None:
+    """Recall@10 / NDCG@10 on validation users for one weight vector (milliseconds, cached)."""
+    validator = get_validator(fp)
+    if validator is None:
+        return None
+    return {k: (int(v) if k == "n_users" else float(v)) for k, v in validator.metrics(dict(weights)).items()}
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def get_map(fp: str):
+    """The catalog's 2-D map: PCA at once, UMAP fitted in a background thread."""
+    from recsys.embedding_map import BackgroundMap
+
+    return BackgroundMap(get_service(fp).catalog.embeddings)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def start_warmup(fp: str) -> threading.Thread | None:
+    """Once per catalog: fit the validator, load the encoders, and compile UMAP's transform in a
+    background thread, so Tune, Discover and the map respond at once when first visited.
+    ``RECSYS_APP_WARMUP=0`` turns it off (tests that need none of it)."""
+    service = get_service(fp)
+    if os.environ.get("RECSYS_APP_WARMUP", "1") == "0":
+        return None
+    bmap = get_map(fp)  # starts the UMAP fit in its own thread
+
+    def work():
+        for step in (lambda: _fit_validator(service), lambda: service.analyzer.encoders(),
+                     lambda: _warm_umap(bmap, service)):
+            try:
+                step()
+            except Exception:  # noqa: BLE001 -- warming is best effort; pages report real errors
+                pass
+
+    thread = threading.Thread(target=work, name="recsys-warmup", daemon=True)
+    thread.start()
+    return thread
+
+
+def _fit_validator(service) -> None:
+    if hasattr(service, "validator"):
+        with _validator_lock:
+            service.validator()
+
+
+def _warm_umap(bmap, service) -> None:
+    m = bmap.wait()
+    if m.method == "umap":
+        m.transform(service.catalog.embeddings[:1])  # numba compiles transform on first call
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def clusters(fp: str, k: int = 8) -> np.ndarray:
+    """(n,) k-means cluster of every catalog item (on the item vectors)."""
+    from sklearn.cluster import KMeans
+
+    emb = get_service(fp).catalog.embeddings
+    k = max(1, min(k, len(emb)))
+    return KMeans(n_clusters=k, n_init=4, random_state=0).fit_predict(emb)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def item_tags(fp: str) -> list[list[str]]:
+    """Per item: its manifest tags plus its inferred labels scoring at least 0.5 (for filters)."""
+    from recsys.understanding import label_names
+
+    cat = get_service(fp).catalog
+    names = label_names()
+    out = []
+    for r, raw in enumerate(cat.items["tags"].fillna("")):
+        own = [t.strip().lower() for t in str(raw).replace(",", ";").split(";") if t.strip()]
+        inferred = [names[j].split(":")[1] for j in np.flatnonzero(cat.label_scores[r] >= 0.5)]
+        out.append(sorted(set(own) | set(inferred)))
+    return out
+
+
+# --- per-item media ---------------------------------------------------------------------------
+
+@st.cache_resource(max_entries=1024, show_spinner=False)
+def item_preview(fp: str, item_id: str) -> tuple[bytes | None, str]:
+    """``(data, mime)`` a browser plays for a catalog item, or ``(None, reason)``."""
+    from recsys.preview import browser_safe
+
+    path = get_service(fp).catalog.media_path(item_id)
+    try:
+        return browser_safe(path)
+    except (RecsysError, OSError) as err:
+        return None, str(err)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def item_display(fp: str, item_id: str) -> dict:
+    """Frames, waveform envelope and mel-spectrogram of a catalog item, for the analysis panel
+    (decoding only: no model runs). ``{"error": msg}`` when the file cannot be decoded."""
+    from recsys.media import decode
+    from ui.components import display_arrays
+
+    try:
+        media = decode(get_service(fp).catalog.media_path(item_id))
+    except (RecsysError, OSError) as err:
+        return {"error": str(err)}
+    return display_arrays(media)
+
+
+# --- reports and documents --------------------------------------------------------------------
+
+def reports_dir() -> Path:
+    """Where ``python -m recsys evaluate --report`` writes (``RECSYS_REPORTS_DIR`` overrides)."""
+    return Path(os.environ.get("RECSYS_REPORTS_DIR") or (REPO_ROOT / "reports"))
+
+
+def latest_report_path() -> Path | None:
+    """The newest ``reports/evaluate-*.json`` written by ``python -m recsys evaluate --report``."""
+    folder = reports_dir()
+    found = sorted(folder.glob("evaluate-*.json"), key=lambda p: p.stat().st_mtime, reverse=True) \
+        if folder.is_dir() else []
+    return found[0] if found else None
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def read_report(path: str, mtime_ns: int) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def read_text(path: str, mtime_ns: int) -> str | None:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return None

@@ -1,0 +1,309 @@
+"""Shared rendering: players, chips, the analysis panel, recommendation cards, charts.
+
+Text that comes from users or from media metadata (titles, descriptions, file names,
+explanations quoting titles) goes through :func:`esc` before any Markdown call, and no HTML is
+ever built from it: the only ``unsafe_allow_html`` use is the score-component bar, made of fixed
+component names and numbers.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from recsys.ranker import COMPONENTS
+
+COMPONENT_COLORS = {"visual": "#4C78A8", "audio": "#F58518", "text": "#54A24B", "semantic": "#B279A2",
+                    "cf": "#E45756", "matcher": "#72B7B2", "popularity": "#9D755D"}
+COMPONENT_LABELS = {"visual": "visual", "audio": "audio", "text": "text", "semantic": "semantic tags",
+                    "cf": "collaborative", "matcher": "matcher", "popularity": "popularity",
+                    "diversity": "diversity"}
+FACET_COLORS = {"themes": "blue", "emotions": "orange", "styles": "violet"}
+FACET_HEX = {"themes": "#1f77b4", "emotions": "#ff7f0e", "styles": "#9467bd"}
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^])")
+
+
+def esc(text) -> str:
+    """Escape Markdown (and Streamlit's ``:color[...]`` directives) in untrusted text."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+# --- players -------------------------------------------------------------------------------------
+
+def player(preview: tuple[bytes | None, str]) -> None:
+    """An ``st.video``/``st.audio`` element for ``(data, mime)``, or a note why there is none."""
+    data, mime = preview
+    if data is None:
+        st.caption(f"No preview: {esc(mime)}")
+    elif mime.startswith("video"):
+        st.video(data, format=mime)
+    else:
+        st.audio(data, format=mime)
+
+
+# --- analysis panel ------------------------------------------------------------------------------
+
+def display_arrays(media, *, n_frames: int = 8, strip_height: int = 90, env_bins: int = 800,
+                   mel_cols: int = 400) -> dict:
+    """Small arrays for display from a :class:`~recsys.media.DecodedMedia`: a strip of frames
+    (h, W, 3) uint8, a waveform envelope (min/max per bin) and a log-mel spectrogram (64, T)."""
+    out: dict = {"kind": media.kind, "duration_s": float(media.duration_s), "strip": None, "strip_times": [],
+                 "env": None, "mel": None}
+    frames = media.frames
+    if frames.shape[0]:
+        from PIL import Image
+
+        idx = np.unique(np.linspace(0, frames.shape[0] - 1, min(n_frames, frames.shape[0])).round().astype(int))
+        tiles = []
+        for i in idx:
+            im = Image.fromarray(frames[i])
+            w = max(1, int(im.width * strip_height / im.height))
+            tiles.append(np.asarray(im.resize((w, strip_height))))
+            tiles.append(np.full((strip_height, 3, 3), 255, np.uint8))
+        out["strip"] = np.concatenate(tiles[:-1], axis=1)
+        out["strip_times"] = [float(media.frame_times_s[i]) for i in idx]
+    y = media.audio
+    if y.size:
+        sr = media.sample_rate
+        step = max(1, y.size // env_bins)
+        n = (y.size // step) * step
+        blocks = y[:n].reshape(-1, step)
+        out["env"] = (np.arange(blocks.shape[0]) * step / sr, blocks.min(1), blocks.max(1))
+        import librosa
+
+        hop = max(256, y.size // mel_cols)
+        mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=1024, hop_length=hop, n_mels=64)
+        out["mel"] = (librosa.power_to_db(mel, ref=np.max(mel) if mel.max() > 0 else 1.0).astype(np.float32),
+                      hop / sr)
+    return out
+
+
+def sound_figure(display: dict) -> go.Figure | None:
+    """Waveform (top) and log-mel spectrogram (bottom) of the analysed audio."""
+    if display.get("env") is None:
+        return None
+    from plotly.subplots import make_subplots
+
+    t, lo, hi = display["env"]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.35, 0.65], vertical_spacing=0.04)
+    fig.add_trace(go.Scatter(x=t, y=hi, mode="lines", line=dict(width=0.5, color="#4C78A8"), hoverinfo="skip",
+                             showlegend=False), row=1, col=1)
+    fig.add_trace(go.Scatter(x=t, y=lo, mode="lines", fill="tonexty", line=dict(width=0.5, color="#4C78A8"),
+                             hoverinfo="skip", showlegend=False), row=1, col=1)
+    mel, dt = display["mel"]
+    # Viridis, not Magma/Inferno: Streamlit's chart frontend repaints near-black colours (the floor).
+    fig.add_trace(go.Heatmap(z=np.round(mel).astype(np.int16), x=np.arange(mel.shape[1]) * dt,
+                             colorscale="Viridis", showscale=False, zmin=-80, zmax=0,
+                             hovertemplate="%{x:.1f} s, mel band %{y}: %{z:.0f} dB<extra></extra>"), row=2, col=1)
+    fig.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=40))
+    fig.update_yaxes(showticklabels=False)
+    fig.update_xaxes(title_text="analysed audio (s)", row=2, col=1)
+    return fig
+
+
+def va_figure(valence: float, arousal: float, *, label: str = "this clip", others=None) -> go.Figure:
+    """The clip on the valence/arousal plane, with the catalog faint behind it."""
+    fig = go.Figure()
+    if others is not None and len(others):
+        fig.add_trace(go.Scatter(x=others[:, 0], y=others[:, 1], mode="markers", name="catalog",
+                                 marker=dict(size=5, color="lightgray"), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=[valence], y=[arousal], mode="markers", name=html.escape(label),
+                             marker=dict(size=16, color="#E45756", line=dict(width=1, color="black")),
+                             hovertemplate="valence %{x:+.2f}<br>arousal %{y:+.2f}<extra></extra>"))
+    for x, y, text in ((0.6, 0.9, "excited, happy"), (-0.6, 0.9, "tense, angry"), (-0.6, -0.9, "sad, gloomy"),
+                       (0.6, -0.9, "calm, content")):
+        fig.add_annotation(x=x, y=y, text=text, showarrow=False, font=dict(color="gray", size=11))
+    fig.update_layout(height=280, margin=dict(l=10, r=10, t=10, b=10), showlegend=False,
+                      xaxis=dict(range=[-1.05, 1.05], title="valence", zeroline=True),
+                      yaxis=dict(range=[-1.05, 1.05], title="arousal", zeroline=True))
+    return fig
+
+
+def chips(analysis: dict, *, top: int = 5, min_score: float = 0.0) -> None:
+    """Theme, emotion and style chips with scores; the evidence shows on hover."""
+    for facet in ("themes", "emotions", "styles"):
+        labels = [x for x in analysis.get(facet, [])[:top] if x["score"] >= min_score]
+        row = st.container(horizontal=True, gap="small")
+        row.markdown(f"**{facet.capitalize()}**")
+        for x in labels:
+            row.badge(f"{x['label'].replace('_', ' ')} {x['score']:.2f}", color=FACET_COLORS[facet],
+                      help=esc(x.get("evidence") or "no evidence recorded"))
+
+
+def evidence_table(analysis: dict) -> None:
+    rows = [{"facet": f, "label": x["label"], "score": x["score"], "evidence": x.get("evidence", "")}
+            for f in ("themes", "emotions", "styles") for x in analysis.get(f, [])]
+    st.dataframe(rows, hide_index=True, width="stretch",
+                 column_config={"score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0,
+                                                                         format="%.2f")})
+
+
+def analysis_panel(analysis: dict, display: dict, preview: tuple[bytes | None, str], *, va_others=None) -> None:
+    """Player, frames, sound, understanding chips with evidence, valence/arousal."""
+    left, right = st.columns([1, 1], gap="medium")
+    with left:
+        player(preview)
+        if display.get("strip") is not None:
+            times = ", ".join(f"{t:.1f}" for t in display["strip_times"])
+            st.image(display["strip"], caption=f"sampled frames at {times} s", width="stretch")
+        if display.get("error"):
+            st.caption(f"Frames and sound unavailable: {esc(display['error'])}")
+        chips(analysis)
+        with st.expander("Evidence for every label"):
+            evidence_table(analysis)
+    with right:
+        fig = sound_figure(display)
+        if fig is not None:  # theme=None: Streamlit's theme would replace the spectrogram's colour scale
+            st.plotly_chart(fig, width="stretch", theme=None, config={"displayModeBar": False})
+        elif not display.get("error"):
+            st.caption("No sound track.")
+        st.plotly_chart(va_figure(analysis.get("valence", 0.0), analysis.get("arousal", 0.0), others=va_others),
+                        width="stretch", config={"displayModeBar": False})
+        evidence = analysis.get("valence_arousal_evidence") or []
+        if evidence:
+            st.caption("Valence/arousal from: " + esc("; ".join(evidence)))
+    if analysis.get("warnings"):
+        st.caption("Notes from the analysis: " + esc("; ".join(analysis["warnings"])))
+    with st.expander("Details: top classes, descriptors, timings"):
+        details = {k: analysis.get(k) for k in ("kind", "duration_s", "top_classes", "audio", "visual",
+                                                "speech_fraction", "transcript", "timings_ms", "warnings", "media")
+                   if analysis.get(k) not in (None, "", [], {})}
+        st.json(details, expanded=False)
+
+
+# --- recommendations -----------------------------------------------------------------------------
+
+def component_legend() -> None:
+    parts = " ".join(f'<span style="display:inline-block;width:10px;height:10px;background:{c};'
+                     f'margin:0 3px 0 10px"></span>{COMPONENT_LABELS[n]}' for n, c in COMPONENT_COLORS.items())
+    st.markdown(f'<div style="font-size:0.8em;color:gray">score parts: {parts}</div>', unsafe_allow_html=True)
+
+
+def component_bar(components: dict[str, float], scale: float) -> None:
+    """A stacked bar of the weighted score parts (fixed names and numbers only)."""
+    scale = max(scale, 1e-9)
+    segs = "".join(f'<div title="{COMPONENT_LABELS[n]}: {v:.2f}" style="width:{100 * v / scale:.2f}%;'
+                   f'background:{COMPONENT_COLORS[n]}"></div>'
+                   for n in COMPONENTS if (v := float(components.get(n, 0.0))) > 0)
+    st.markdown(f'<div data-testid="rsComponentBar" style="display:flex;height:10px;border-radius:3px;'
+                f'overflow:hidden;background:#eee;margin:2px 0 6px 0">{segs}</div>', unsafe_allow_html=True)
+
+
+def rec_cards(recs, *, preview_of, scope: str | None, feedback=None, on_feedback=None, key: str,
+              n_cols: int = 2, moves: dict[str, str] | None = None) -> None:
+    """Ranked recommendation cards: player, title, score, component bar, explanation, buttons.
+
+    ``preview_of(item_id) -> (data, mime)``; ``on_feedback(scope, item_id, verdict)`` is the
+    like/dislike callback (no buttons when None); ``moves`` maps item ids to a marker string.
+    """
+    if not recs:
+        st.info("No recommendation: every item is filtered out or already rated.")
+        return
+    component_legend()
+    scale = max(r.score for r in recs)
+    cols = st.columns(n_cols, gap="medium")
+    for i, rec in enumerate(recs):
+        with cols[i % n_cols].container(border=True, key=f"{key}-card-{i}"):
+            move = f" {moves[rec.item_id]}" if moves and rec.item_id in moves else ""
+            st.markdown(f"**{i + 1}\\. {esc(rec.title)}**{move}  \n"
+                        f":gray[{rec.kind} · score {rec.score:.2f}]")
+            player(preview_of(rec.item_id))
+            component_bar(rec.components, scale)
+            st.caption(esc(rec.explanation.text))
+            if on_feedback is not None:
+                row = st.container(horizontal=True, gap="small")
+                row.button("Like", icon=":material/thumb_up:", key=f"{key}-like-{rec.item_id}",
+                           on_click=on_feedback, args=(scope, rec.item_id, "liked"))
+                row.button("Dislike", icon=":material/thumb_down:", key=f"{key}-dislike-{rec.item_id}",
+                           on_click=on_feedback, args=(scope, rec.item_id, "disliked"))
+
+
+def feedback_summary(fb: dict[str, list[str]], titles: dict[str, str], *, scope: str, on_feedback, key: str) -> None:
+    """This session's likes and dislikes, each with an undo button."""
+    items = [(i, "liked") for i in fb["liked"]] + [(i, "disliked") for i in fb["disliked"]]
+    if not items:
+        return
+    row = st.container(horizontal=True, gap="small")
+    row.markdown("**Your feedback:**")
+    for item_id, verdict in items:
+        icon = ":material/thumb_up:" if verdict == "liked" else ":material/thumb_down:"
+        row.button(esc(titles.get(item_id, item_id)), icon=icon, key=f"{key}-undo-{item_id}",
+                   on_click=on_feedback, args=(scope, item_id, "clear"), help="Undo this rating")
+
+
+# --- charts --------------------------------------------------------------------------------------
+
+def taste_figure(label_scores: np.ndarray, names: list[str], *, top: int = 15) -> go.Figure:
+    """Horizontal bars of the strongest labels of a profile, coloured by facet."""
+    order = np.argsort(-label_scores)[:top][::-1]
+    facets = [names[i].split(":")[0] for i in order]
+    fig = go.Figure(go.Bar(x=label_scores[order], y=[names[i].split(":")[1].replace("_", " ") for i in order],
+                           orientation="h", marker_color=[FACET_HEX[f] for f in facets],
+                           customdata=facets, hovertemplate="%{customdata}: %{y} %{x:.2f}<extra></extra>"))
+    fig.update_layout(height=28 * len(order) + 40, margin=dict(l=10, r=10, t=10, b=10),
+                      xaxis=dict(title="weight in profile", range=[0, max(1.0, float(label_scores.max()))]))
+    return fig
+
+
+def components_figure(recs) -> go.Figure:
+    """Stacked horizontal bars of each recommendation's weighted score parts."""
+    titles = [f"{i + 1}. {html.escape(r.title[:40])}" for i, r in enumerate(recs)][::-1]
+    fig = go.Figure()
+    for c in COMPONENTS:
+        vals = [r.components.get(c, 0.0) for r in recs][::-1]
+        if any(v > 0 for v in vals):
+            fig.add_trace(go.Bar(name=COMPONENT_LABELS[c], x=vals, y=titles, orientation="h",
+                                 marker_color=COMPONENT_COLORS[c]))
+    fig.update_layout(barmode="stack", height=30 * len(recs) + 80, margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"), xaxis_title="score")
+    return fig
+
+
+def map_figure(coords: np.ndarray, groups: list[str], titles: list[str], item_ids: list[str], *,
+               query_xy=None, query_label: str = "", top_rows=(), selected_row: int | None = None) -> go.Figure:
+    """The catalog map: one trace per colour group (points carry their item id), the query as a
+    star joined to its top-k, the top-k ringed, the selected item marked."""
+    fig = go.Figure()
+    groups_arr = np.asarray(groups, dtype=object)
+    safe_titles = [html.escape(t) for t in titles]
+    from plotly.colors import qualitative
+
+    palette = qualitative.Dark24 + qualitative.Light24  # enough distinct colours for every label
+    for i, g in enumerate(sorted(set(groups))):
+        rows = np.flatnonzero(groups_arr == g)
+        fig.add_trace(go.Scatter(
+            x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=html.escape(str(g)),
+            marker=dict(size=9, opacity=0.85, color=palette[i % len(palette)], line=dict(width=0.5, color="white")),
+            customdata=[item_ids[r] for r in rows], text=[safe_titles[r] for r in rows],
+            hovertemplate="%{text}<br>" + html.escape(str(g)) + "<extra></extra>"))
+    top_rows = list(top_rows)
+    if query_xy is not None:
+        qx, qy = float(query_xy[0]), float(query_xy[1])
+        lx, ly = [], []
+        for r in top_rows:
+            lx += [qx, float(coords[r, 0]), None]
+            ly += [qy, float(coords[r, 1]), None]
+        fig.add_trace(go.Scatter(x=lx, y=ly, mode="lines", line=dict(color="rgba(228,87,86,0.5)", width=1),
+                                 hoverinfo="skip", showlegend=False))
+    if top_rows:
+        fig.add_trace(go.Scatter(x=coords[top_rows, 0], y=coords[top_rows, 1], mode="markers", name="top-k",
+                                 marker=dict(size=16, color="rgba(0,0,0,0)", line=dict(width=2, color="#E45756")),
+                                 customdata=[item_ids[r] for r in top_rows],
+                                 text=[f"#{i + 1} {safe_titles[r]}" for i, r in enumerate(top_rows)],
+                                 hovertemplate="%{text}<extra></extra>"))
+    if query_xy is not None:
+        fig.add_trace(go.Scatter(x=[query_xy[0]], y=[query_xy[1]], mode="markers", name="query",
+                                 marker=dict(size=20, symbol="star", color="#E45756", line=dict(width=1, color="black")),
+                                 text=[html.escape(query_label)], hovertemplate="%{text}<extra>query</extra>"))
+    if selected_row is not None:
+        fig.add_trace(go.Scatter(x=[coords[selected_row, 0]], y=[coords[selected_row, 1]], mode="markers",
+                                 name="selected", hoverinfo="skip",
+                                 marker=dict(size=22, color="rgba(0,0,0,0)", line=dict(width=3, color="black"))))
+    fig.update_layout(height=560, margin=dict(l=10, r=10, t=10, b=10), clickmode="event+select",
+                      legend=dict(itemsizing="constant"), xaxis=dict(showticklabels=False, title=""),
+                      yaxis=dict(showticklabels=False, title=""))
+    return fig
