@@ -133,5 +133,47 @@ def register_personas(sub) -> None:
     p.set_defaults(func=cmd_personas)
 
 
-REGISTER: list = [register_build, register_recommend, register_personas]
-REGISTER.append(__import__("recsys.bench", fromlist=["register_bench"]).register_bench)  # python -m recsys bench
+# --- evaluate ----------------------------------------------------------------------------------
+
+def load_demo_dataset(path: str | None = None):
+    """The sample catalog (or the catalog folder ``path``) with its simulated users as a Dataset;
+    item features are the catalog's item vectors reduced by PCA to 64 dims."""
+    import numpy as np
+
+    from .catalog import Catalog, load_or_build_sample_catalog
+    from .datasets import Dataset
+    from .interactions import Interactions
+    from .users import simulate_interactions
+
+    cat = Catalog.load(path) if path else load_or_build_sample_catalog()
+    df = simulate_interactions(cat)
+    inter = Interactions.from_frame(df, "user_id", "item_id", "weight", "timestamp", item_ids=cat.item_ids)
+    emb = cat.embeddings - cat.embeddings.mean(0)
+    _, _, vt = np.linalg.svd(emb, full_matrices=False)
+    feats = (emb @ vt[:64].T).astype(np.float32)
+    return Dataset(name="demo", interactions=inter, items=cat.items[["item_id", "title", "kind"]],
+                   item_features=feats, feature_names=tuple(f"pc{i}" for i in range(feats.shape[1])))
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import register_dataset, run_cli
+
+    register_dataset("demo", load_demo_dataset)
+    return run_cli(args)
+
+
+def register_evaluate(sub) -> None:
+    from .evaluate import add_cli_arguments
+
+    p = sub.add_parser("evaluate", help="offline evaluation of every model and the hybrid")
+    add_cli_arguments(p)
+    p.set_defaults(func=cmd_evaluate)
+
+
+def register_bench(sub) -> None:
+    from .bench import register_bench as register
+
+    register(sub)
+
+
+REGISTER: list = [register_build, register_recommend, register_personas, register_evaluate, register_bench]

@@ -306,7 +306,8 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", help=f"comma-separated subset of {', '.join(MODELS)}")
     parser.add_argument("--weights", help="fixed hybrid weights, e.g. ease=1,bpr=0.5 "
                                           "(default: tuned on validation)")
-    parser.add_argument("--report", metavar="DIR", help="also write Markdown and JSON to DIR")
+    parser.add_argument("--report", metavar="DIR", default="reports",
+                        help="write the Markdown and JSON report to DIR (default: reports)")
     parser.add_argument("--json", action="store_true", help="print only JSON on stdout")
 
 
