@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .catalog import Catalog
-from .errors import RecsysError
+from .errors import RecsysError, UnknownIdError
 from .features import l2_normalise
 from .ranker import ComponentScores, RankedItem, rank
 
@@ -173,8 +173,10 @@ class HybridRecommender:
         return rank(cs, weights, k=k, embeddings=self.catalog.embeddings), cs
 
     def user_query(self, user_id: str, label: str | None = None) -> Query:
-        if not self.fitted_ or user_id not in self.user_ids_:
-            raise RecsysError(f"unknown user {user_id!r}") if self.fitted_ else RecsysError("no users fitted")
+        if not self.fitted_:
+            raise RecsysError("the hybrid has not been fitted on any users")
+        if user_id not in self.user_ids_:
+            raise UnknownIdError(f"unknown user {user_id!r}")
         r = self.user_ids_.index(user_id)
         liked = list(self.user_items_[r].indices)
         return query_from_history(self.catalog, liked, label=label or user_id, user_text=self.user_text_[r])

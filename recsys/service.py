@@ -86,7 +86,7 @@ class RecsysService:
     def persona_text_vector(self, p: Persona) -> np.ndarray:
         from .encoders.text import get_text_encoder
 
-        return get_text_encoder().encode_cached([p.text()], tag=f"persona")[0]
+        return get_text_encoder().encode_cached([p.text()], tag="persona")[0]
 
     def validator(self):
         """The held-out validator on this catalog's users (fitted once, a few seconds)."""
