@@ -10,7 +10,7 @@ import streamlit as st
 st.set_page_config(page_title="recsys: audio & video recommender", page_icon="🎧", layout="wide")
 
 from recsys.errors import RecsysError  # noqa: E402
-from ui import cache, state  # noqa: E402
+from ui import cache, heap, state  # noqa: E402
 from ui.components import esc  # noqa: E402
 
 PAGES = [
@@ -21,6 +21,7 @@ PAGES = [
     st.Page("pages/catalog.py", title="Catalog", icon=":material/video_library:"),
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/insights:"),
 ]
+heap.install()
 page = st.navigation(PAGES)
 state.init()
 
@@ -56,3 +57,5 @@ with st.sidebar:
                f"Demo users are simulated from personas.")
 
 page.run()
+# Long-lived objects (models, caches) now exist: keep later full collections short.
+heap.freeze_if_slow()

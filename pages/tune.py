@@ -9,7 +9,7 @@ import streamlit as st
 from recsys.errors import RecsysError
 from recsys.ranker import PRESETS
 from recsys.users import load_personas
-from ui import cache, state
+from ui import cache, heap, state
 from ui.components import COMPONENT_LABELS, component_bar, component_legend, esc
 
 fp, service = cache.service()
@@ -103,6 +103,7 @@ def tuner() -> None:
             st.metric(title, f"{metrics[name]:.3f}", delta=delta)
         st.caption(f"{metrics.get('n_users', 0)} validation users (simulated), each with 25% of their "
                    "items held out. Delta: against the weights before the last change.")
+    heap.freeze_if_slow()  # a fragment rerun does not reach the end of app.py
 
 
 with st.spinner("Preparing held-out validation users (first time only)…"):

@@ -11,12 +11,16 @@ Layout of a catalog folder::
     vectors.npz     embedding (n, D); one array per block (n, d_block); label_scores (n, L);
                     item_ids (n,) -- all float32 / str, loadable with allow_pickle=False
     meta.json       feature_version, media_dir, built_at, n_items, build_seconds
+    index/          the nearest-neighbour index over ``embedding`` (see :mod:`recsys.index`):
+                    exact below 50k items, FAISS HNSW above; written by ``build``, rebuilt on
+                    first use when missing or stale
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,9 +52,12 @@ class Catalog:
     label_scores: np.ndarray           # (n, L) float32 in [0, 1], columns = label_names()
     media_dir: Path
     meta: dict
+    folder: Path | None = None         # where it was loaded from or saved to (its index lives there)
 
     def __post_init__(self):
         self._row = {iid: i for i, iid in enumerate(self.items["item_id"])}
+        self._vector_index = None
+        self._index_lock = threading.Lock()  # app sessions may ask for the index at once
 
     def __len__(self) -> int:
         return len(self.items)
@@ -88,7 +95,42 @@ class Catalog:
         os.replace(tmp_items, folder / "items.parquet")
         os.replace(tmp_vec, folder / "vectors.npz")
         (folder / "meta.json").write_text(json.dumps({**self.meta, "media_dir": str(self.media_dir)}, indent=1))
+        self.folder = folder
         return folder
+
+    def vector_index(self):
+        """The :class:`~recsys.index.VectorIndex` over ``embeddings``, chosen by size (exact below
+        :data:`recsys.index.DEFAULT_THRESHOLD` items, HNSW above). Loaded from ``<folder>/index``
+        when it matches this build, else built here and saved there (when the folder is
+        writable). Built once per Catalog object; safe to call from several threads."""
+        from .index import load_index, make_index, save_index
+
+        with self._index_lock:
+            if self._vector_index is None:
+                index = load_index(self.folder, n_items=len(self)) if self.folder is not None else None
+                if index is None:
+                    index = make_index(self.embeddings)
+                    if self.folder is not None:
+                        try:
+                            save_index(self.folder, index)
+                        except OSError:  # a read-only catalog still works; it rebuilds next time
+                            pass
+                self._vector_index = index
+            return self._vector_index
+
+    def similar(self, vector: np.ndarray, k: int = 10, *, exclude: set[int] = frozenset()
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (<= k,) int64 and cosine similarities (<= k,) float32 of the items nearest to
+        ``vector`` (D,), best first, leaving out the rows in ``exclude``. Uses the index; an
+        approximate one fetches extra candidates and re-ranks them with the full vectors."""
+        index = self.vector_index()
+        fetch = min(len(self), k + len(exclude))
+        exact = index.kind == "exact"
+        ids, scores = index.search(np.asarray(vector, np.float32)[None, :], fetch,
+                                   rerank=None if exact else self.embeddings,
+                                   candidates=None if exact else 4 * fetch)
+        keep = (ids[0] >= 0) & ~np.isin(ids[0], list(exclude))
+        return ids[0][keep][:k], scores[0][keep][:k]
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> Catalog:
@@ -103,7 +145,7 @@ class Catalog:
         meta = json.loads((folder / "meta.json").read_text())
         return cls(items=items, embeddings=arrays["embedding"],
                    blocks={k: arrays[f"block_{k}"] for k in BLOCKS}, label_scores=arrays["label_scores"],
-                   media_dir=Path(meta.get("media_dir", ".")), meta=meta)
+                   media_dir=Path(meta.get("media_dir", ".")), meta=meta, folder=folder)
 
 
 # --- manifests ---------------------------------------------------------------------------------
@@ -198,6 +240,7 @@ def finish_build(rows: list[dict], vectors: list[dict], media_dir: Path, *, out_
         "build_seconds": round(time.perf_counter() - t0, 2), **extra_meta})
     if out_dir is not None:
         catalog.save(out_dir)
+        catalog.vector_index()  # built and saved with the catalog, so loading it costs no rebuild
     return catalog
 
 

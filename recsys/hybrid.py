@@ -8,6 +8,12 @@ Fitted parts (on the catalog's interactions, real or simulated):
 Content components (visual, audio, text, semantic) are cosines between the query's profile and
 each item's block, needing no fit. Item features for the learned parts are the PCA of the item
 embeddings (``n_features`` dims), so a new clip is projected the same way.
+
+Large catalogs (``retrieval_min_items`` items or more, by default the size at which the catalog's
+vector index turns approximate) are scored in two stages: candidates are retrieved first -- the
+query's nearest items from the catalog's index, plus the best items by CF and by popularity
+(``retrieval_pool`` from each source) -- and only they get content and matcher scores; every
+other item is left out of the ranking. Smaller catalogs score every item.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ import scipy.sparse as sp
 from .catalog import Catalog
 from .errors import RecsysError, UnknownIdError
 from .features import l2_normalise
+from .index import DEFAULT_THRESHOLD
 from .ranker import ComponentScores, RankedItem, rank
 
 CONTENT_BLOCKS = ("visual", "audio", "text", "semantic", "tags")
@@ -77,8 +84,11 @@ class HybridRecommender:
     """Component scores for any query over one catalog. Thread-safe after ``fit`` (read-only)."""
 
     def __init__(self, catalog: Catalog, *, n_features: int = 64, factors: int = 32, seed: int = 0,
-                 bpr_epochs: int = 60, matcher_epochs: int = 40):
+                 bpr_epochs: int = 60, matcher_epochs: int = 40, retrieval_min_items: int = DEFAULT_THRESHOLD,
+                 retrieval_pool: int = 2000):
         self.catalog = catalog
+        self.retrieval_min_items = retrieval_min_items
+        self.retrieval_pool = retrieval_pool
         self.n_features = n_features
         self.factors = factors
         self.seed = seed
@@ -133,39 +143,104 @@ class HybridRecommender:
 
     # -- scoring -------------------------------------------------------------------------------
     def component_scores(self, q: Query, *, kind: str | None = None) -> ComponentScores:
-        """Raw and normalised scores of every component for query ``q``; ``kind`` filters items."""
+        """Raw and normalised scores of every component for query ``q``; ``kind`` filters items.
+
+        Arrays are (n_items,); in a large catalog only the retrieved candidates (see the module
+        docstring) carry content and matcher scores, and only they are rankable.
+        """
         cat = self.catalog
         n = len(cat)
+        learned = self._dense_learned_scores(q) if self.fitted_ else {}
+        rows = self.retrieve(q, learned)
         raw: dict[str, np.ndarray] = {}
         for b in ("visual", "audio", "text"):
-            raw[b] = cat.blocks[b] @ q.content[b] if np.any(q.content[b]) else np.zeros(n, np.float32)
-        raw["semantic"] = 0.5 * (cat.blocks["semantic"] @ q.content["semantic"] + cat.blocks["tags"] @ q.content["tags"])
+            raw[b] = self._cosines(b, q.content[b], rows) if np.any(q.content[b]) else np.zeros(n, np.float32)
+        raw["semantic"] = 0.5 * (self._cosines("semantic", q.content["semantic"], rows)
+                                 + self._cosines("tags", q.content["tags"], rows))
         if self.fitted_:
-            raw.update(self._learned_scores(q))
-        candidates = np.ones(n, bool)
+            raw.update(learned)
+            raw["matcher"] = self._matcher_scores(q, rows)
+        if rows is None:
+            candidates = np.ones(n, bool)
+        else:
+            candidates = np.zeros(n, bool)
+            candidates[rows] = True
         candidates[list(q.exclude)] = False
         if kind in ("audio", "video"):
             candidates &= (cat.items["kind"] == kind).to_numpy()
         return ComponentScores.build(raw, candidates)
 
-    def _learned_scores(self, q: Query) -> dict[str, np.ndarray]:
+    def retrieve(self, q: Query, learned: dict[str, np.ndarray] | None = None) -> np.ndarray | None:
+        """Candidate rows (sorted, unique int64) for a large catalog, None for a small one.
+
+        Sources, ``retrieval_pool`` each: the catalog index's nearest items to the query's item
+        vector (a clip's own, or the mean of the liked items'), then the top CF and popularity
+        scores in ``learned`` (as from :meth:`_dense_learned_scores`).
+        """
+        cat = self.catalog
+        if len(cat) < self.retrieval_min_items:
+            return None
+        pool = min(self.retrieval_pool, len(cat))
+        parts = []
+        vec = q.embedding if q.embedding is not None else (
+            l2_normalise(cat.embeddings[q.liked].mean(0)) if q.liked else None)
+        if vec is not None:
+            ids, _ = cat.vector_index().search(np.asarray(vec, np.float32)[None, :], pool)
+            parts.append(ids[0][ids[0] >= 0])
+        for name in ("cf", "popularity"):
+            if learned and name in learned and np.ptp(learned[name]) > 0:
+                parts.append(np.argpartition(-learned[name], pool - 1)[:pool])
+        if not parts:
+            return np.zeros(0, np.int64)
+        return np.unique(np.concatenate(parts)).astype(np.int64)
+
+    def _cosines(self, block: str, profile: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        """(n_items,) cosines of ``profile`` with every item's block, or only at ``rows``."""
+        mat = self.catalog.blocks[block]
+        if rows is None:
+            return (mat @ profile).astype(np.float32)
+        out = np.zeros(len(mat), np.float32)
+        out[rows] = mat[rows] @ profile
+        return out
+
+    def _history(self, q: Query) -> sp.csr_matrix:
+        n = len(self.catalog)
+        return sp.csr_matrix((np.ones(len(q.liked), np.float32), (np.zeros(len(q.liked), int), q.liked)),
+                             shape=(1, n))
+
+    def _user_text(self, q: Query) -> np.ndarray:
+        return (q.user_text if q.user_text is not None else np.zeros(384, np.float32))[None, :]
+
+    def _dense_learned_scores(self, q: Query) -> dict[str, np.ndarray]:
+        """CF and popularity for every item (cheap: a factor product and a count)."""
         n = len(self.catalog)
         if q.liked:
-            hist = sp.csr_matrix((np.ones(len(q.liked), np.float32), (np.zeros(len(q.liked), int), q.liked)),
-                                 shape=(1, n))
-            uf = (q.user_text if q.user_text is not None else np.zeros(384, np.float32))[None, :]
-            cf = self.bpr_.score(np.array([-1]), user_items=hist)[0]
-            matcher = self.matcher_.score(np.array([-1]), user_items=hist, user_features=uf)[0]
+            cf = self.bpr_.score(np.array([-1]), user_items=self._history(q))[0]
         elif q.embedding is not None:
             f = self.item_features(q.embedding[None, :])
             # Item-item CF through the projection: the clip's predicted factors against items'.
             cf = (self.projection_.predict_item_factors(f)[:, :-1] @ self.bpr_.item_factors_[:, :-1].T)[0]
-            uf = (q.user_text if q.user_text is not None else np.zeros(384, np.float32))[None, :]
-            matcher = self.matcher_.score_profiles(f, user_features=uf)[0]
         else:
-            cf = matcher = np.zeros(n, np.float32)
+            cf = np.zeros(n, np.float32)
         pop = self.popularity_.score(np.array([0]))[0]
-        return {"cf": cf.astype(np.float32), "matcher": matcher.astype(np.float32), "popularity": pop}
+        return {"cf": cf.astype(np.float32), "popularity": pop}
+
+    def _matcher_scores(self, q: Query, rows: np.ndarray | None) -> np.ndarray:
+        """The matcher's (n_items,) scores, computed only at ``rows`` when given (zeros elsewhere)."""
+        n = len(self.catalog)
+        if q.liked:
+            got = self.matcher_.score(np.array([-1]), user_items=self._history(q), user_features=self._user_text(q),
+                                      items=rows)[0]
+        elif q.embedding is not None:
+            got = self.matcher_.score_profiles(self.item_features(q.embedding[None, :]),
+                                               user_features=self._user_text(q), items=rows)[0]
+        else:
+            return np.zeros(n, np.float32)
+        if rows is None:
+            return got.astype(np.float32)
+        out = np.zeros(n, np.float32)
+        out[rows] = got
+        return out
 
     def recommend(self, q: Query, weights: dict[str, float], *, k: int = 10, kind: str | None = None
                   ) -> tuple[list[RankedItem], ComponentScores]:

@@ -58,8 +58,7 @@ class RecsysService:
     # -- queries -------------------------------------------------------------------------------
     def clip_query(self, analysis) -> Query:
         # A clip that is itself in the catalog should not recommend itself.
-        same = np.flatnonzero(self.catalog.embeddings @ analysis.embedding > 0.9999)
-        return query_from_analysis(analysis, exclude=set(same.tolist()))
+        return query_from_analysis(analysis, exclude=self._duplicates(analysis.embedding))
 
     def persona_query(self, persona: Persona | str, *, liked: list[str] = (), disliked: list[str] = ()) -> Query:
         p = get_persona(persona) if isinstance(persona, str) else persona
@@ -78,10 +77,16 @@ class RecsysService:
         """A query for a catalog item from its stored vectors (no model call); the item and its
         exact duplicates are excluded from the results."""
         cat, r = self.catalog, self.catalog.index(item_id)
-        same = set(np.flatnonzero(cat.embeddings @ cat.embeddings[r] > 0.9999).tolist()) | {r}
+        same = self._duplicates(cat.embeddings[r]) | {r}
         return Query(label=str(cat.items.iloc[r]["title"]), content={b: cat.blocks[b][r] for b in CONTENT_BLOCKS},
                      user_text=cat.blocks["semantic"][r], embedding=cat.embeddings[r],
                      label_scores=cat.label_scores[r], exclude=same)
+
+    def _duplicates(self, vector: np.ndarray, *, limit: int = 16) -> set[int]:
+        """Catalog rows whose item vector equals ``vector`` (D,) (cosine > 0.9999), found through
+        the catalog's index so it scales with the catalog; at most ``limit``."""
+        rows, sims = self.catalog.similar(vector, k=limit)
+        return set(rows[sims > 0.9999].tolist())
 
     def persona_text_vector(self, p: Persona) -> np.ndarray:
         from .encoders.text import get_text_encoder

@@ -126,14 +126,13 @@ def test_bench_matcher_smallest():
 def test_naive_recommend_agrees_with_batched():
     import torch
 
-    from recsys.models.matcher import _build_net, _score_all
+    from recsys.models.matcher import _build_net, _item_half, _score_all
 
     torch.manual_seed(0)
     net = _build_net(2 * 4 + 3, (8, 4)).eval()
     rng = np.random.default_rng(0)
     p, u, items = (rng.standard_normal(s).astype(np.float32) for s in ((1, 4), (1, 3), (50, 4)))
-    with torch.no_grad():
-        batched = _score_all(net, p, u, torch.from_numpy(items))[0]
+    batched = _score_all(net, p, u, _item_half(net, torch.from_numpy(items)))[0]
     top = bench.naive_recommend(net, p[0], u[0], items, k=5)
     np.testing.assert_array_equal(top, np.argsort(batched)[::-1][:5])
 
@@ -204,18 +203,19 @@ def test_bench_build_smallest():
     assert out["details"]["n_clips"] == 4
 
 
-def test_chunked_scores_match_library():
+def test_score_all_equals_the_plain_forward_pass(monkeypatch):
+    """The split first layer and the item chunks give the scores of net(concat[p, u, f])."""
     import torch
 
-    from recsys.models.matcher import _build_net, _score_all
+    from recsys.models import matcher as matcher_mod
 
     torch.manual_seed(0)
-    net = _build_net(2 * 6 + 5, (16, 8)).eval()
+    net = matcher_mod._build_net(2 * 6 + 5, (16, 8)).eval()
     rng = np.random.default_rng(1)
     p, u, items = (rng.standard_normal(s).astype(np.float32) for s in ((3, 6), (3, 5), (1000, 6)))
-    items_t = torch.from_numpy(items)
+    pairs = np.concatenate([np.repeat(np.hstack([p, u]), len(items), 0), np.tile(items, (3, 1))], 1)
     with torch.no_grad():
-        ref = _score_all(net, p, u, items_t)
-        half = items_t @ net[0].weight[:, -6:].T
-        got = bench.chunked_scores(net, torch.from_numpy(np.hstack([p, u])), half, chunk=128).numpy()
+        ref = net(torch.from_numpy(pairs)).numpy().reshape(3, len(items))
+    monkeypatch.setitem(matcher_mod._CHUNK_CELLS, "cpu", 3 * 16 * 70)  # 70 items a chunk: 15 chunks
+    got = matcher_mod._score_all(net, p, u, matcher_mod._item_half(net, torch.from_numpy(items)))
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)

@@ -60,3 +60,48 @@ def test_real_build_reuses_cached_features(tmp_path, monkeypatch):
     third = build_catalog(media, manifest=manifest, out_dir=tmp_path / "cat")
     assert third.meta["analysed"] == 1
     assert Catalog.load(tmp_path / "cat").item_ids == ["a", "b"]
+
+
+def test_vector_index_is_persisted_with_the_catalog_and_reused(tmp_path, monkeypatch):
+    import recsys.index as index_mod
+
+    cat = synthetic_catalog(30)
+    folder = cat.save(tmp_path / "c")
+    index = cat.vector_index()
+    assert index.kind == "exact" and cat.vector_index() is index      # built once per object
+    assert (folder / "index" / "index.json").is_file()
+    # A fresh load reads the saved index instead of building one.
+    monkeypatch.setattr(index_mod, "make_index", lambda *a, **k: pytest.fail("index rebuilt"))
+    back = Catalog.load(folder)
+    assert len(back.vector_index()) == 30
+
+
+def test_stale_index_is_rebuilt(tmp_path):
+    cat = synthetic_catalog(30)
+    folder = cat.save(tmp_path / "c")
+    cat.vector_index()
+    bigger = synthetic_catalog(40)
+    bigger.meta = dict(cat.meta)          # same build stamp, other items: the size check catches it
+    bigger.save(folder)
+    assert len(Catalog.load(folder).vector_index()) == 40
+
+
+def test_similar_items_by_index(tmp_path):
+    cat = synthetic_catalog(40)
+    rows, sims = cat.similar(cat.embeddings[3], k=5, exclude={3})
+    assert 3 not in rows and len(rows) == 5
+    expected = [r for r in np.argsort(-(cat.embeddings @ cat.embeddings[3]), kind="stable") if r != 3][:5]
+    assert list(rows) == expected
+    assert np.all(np.diff(sims) <= 1e-6)
+
+
+def test_similar_through_an_approximate_index(monkeypatch):
+    import recsys.index as index_mod
+
+    cat = synthetic_catalog(300, seed=3)
+    real = index_mod.make_index
+    monkeypatch.setattr(index_mod, "make_index", lambda x, **k: real(x, kind="hnsw", projection_dim=None))
+    assert cat.vector_index().kind == "hnsw"
+    exact = np.argsort(-(cat.embeddings @ cat.embeddings[7]), kind="stable")
+    rows, _ = cat.similar(cat.embeddings[7], k=10, exclude={7})
+    assert len(set(rows) & set(exact[1:11])) >= 9   # re-ranked with the full vectors

@@ -74,3 +74,26 @@ def test_tuned_hybrid_on_held_out_users(fitted):
     assert 0 <= m["ndcg@10"] <= 1 and m["n_users"] > 0
     best, val = v.tune(n_trials=30)
     assert val >= v.metrics(PRESETS["balanced"])["ndcg@10"] - 1e-9
+
+
+def test_large_catalog_path_scores_only_retrieved_candidates(fitted):
+    """Past ``retrieval_min_items`` only retrieved items are scored, with the same values."""
+    cat, _, _, two_stage = fitted
+    q = query_from_history(cat, [0, 1, 2], label="forest fan")
+    dense = two_stage.component_scores(q)
+    try:
+        two_stage.retrieval_min_items, two_stage.retrieval_pool = 10, 6
+        rows = two_stage.retrieve(q, two_stage._dense_learned_scores(q))
+        cs = two_stage.component_scores(q)
+    finally:
+        two_stage.retrieval_min_items, two_stage.retrieval_pool = 50_000, 2000
+    assert 6 <= len(rows) <= 18 and np.all(np.diff(rows) > 0)
+    expected = np.zeros(len(cat), bool)
+    expected[rows] = True
+    expected[[0, 1, 2]] = False
+    np.testing.assert_array_equal(cs.candidates, expected)
+    for c in COMPONENTS:   # raw scores at the candidates are those of the dense path
+        np.testing.assert_allclose(cs.raw[c][rows], dense.raw[c][rows], rtol=1e-5, atol=1e-6)
+    nearest = cat.similar(cat.embeddings[[0, 1, 2]].mean(0), k=6)[0]
+    assert set(nearest) <= set(rows)
+    assert all(r.row < 20 for r in rank(cs, PRESETS["balanced"], k=3))

@@ -16,7 +16,10 @@ from ..device import get_device
 from ..errors import ConfigError
 from .base import Recommender, positive_pairs, sample_negatives, top_k
 
-_CHUNK_CELLS = 8_000_000  # floats in the (users, items, hidden) block scored at once (~32 MB)
+# Floats in the (users, item chunk, hidden) block scored at once. On a CPU a block that stays
+# in the L2 cache (2^17 floats = 512 KB) is about 3x faster than one 32 MB block, because the
+# ReLU and the second layer then read it from cache, not from memory; a GPU wants large blocks.
+_CHUNK_CELLS = {"cpu": 1 << 17, "cuda": 1 << 25}
 
 
 class Matcher(Recommender):
@@ -156,7 +159,7 @@ class Matcher(Recommender):
                     break
         self.net_state_ = {k: v.numpy() for k, v in best_state.items()}
         self.history_ = history
-        self._net_cache = None
+        self._net_cache = self._item_half_cache = None
         return self
 
     def _check_options(self) -> None:
@@ -195,7 +198,7 @@ class Matcher(Recommender):
         history = fit_part[val_users]
         profiles = _mean_profile(history, self.item_matrix_)
         feats = self.user_matrix_[val_users] if users_t is not None else None
-        scores = _score_all(net, profiles, feats, items_t)
+        scores = _score_all(net, profiles, feats, _item_half(net, items_t))
         rows, cols = history.nonzero()
         scores[rows, cols] = -np.inf
         ids, _ = top_k(scores, 10)
@@ -203,7 +206,8 @@ class Matcher(Recommender):
 
     # ------------------------------------------------------------------ score
     def score(self, user_idx: np.ndarray, *, user_items: sp.csr_matrix | None = None,
-              user_features: np.ndarray | None = None) -> np.ndarray:
+              user_features: np.ndarray | None = None, items: np.ndarray | None = None) -> np.ndarray:
+        """(n_users, n_items) scores; with ``items`` (m,) catalog rows, (n_users, m) for those."""
         user_idx = np.atleast_1d(np.asarray(user_idx, dtype=np.int64))
         history = self._history(user_idx, user_items)
         profiles = _mean_profile(history, self.item_matrix_)  # (n, d)
@@ -216,20 +220,15 @@ class Matcher(Recommender):
             else:
                 self._check_known(user_idx, "pass user_features for users unseen at fit")
                 feats = self.user_matrix_[user_idx]
-        net = self._net()
-        import torch
+        return _score_all(self._net(), profiles, feats, self._item_half(items))
 
-        items_t = torch.from_numpy(self.item_matrix_).to(next(net.parameters()).device)
-        with torch.no_grad():
-            return _score_all(net, profiles, feats, items_t)
-
-    def score_profiles(self, features: np.ndarray, *, user_features: np.ndarray | None = None
-                       ) -> np.ndarray:
+    def score_profiles(self, features: np.ndarray, *, user_features: np.ndarray | None = None,
+                       items: np.ndarray | None = None) -> np.ndarray:
         """Scores of every item for preference vectors given directly as raw item features.
 
         ``features`` (n, d) are in the space of the ``item_features`` given to ``fit`` (e.g. a
         brand-new clip's content vector as a one-item history); ``user_features`` (n, d_u).
-        Returns (n, n_items) float32.
+        Returns (n, n_items) float32, or (n, m) for the catalog rows ``items`` (m,) when given.
         """
         self._check_fitted()
         profiles = ((np.atleast_2d(np.asarray(features, np.float32)) - self.feature_mean_)
@@ -239,12 +238,7 @@ class Matcher(Recommender):
             uf = (np.zeros((len(profiles), self.user_matrix_.shape[1]), np.float32)
                   if user_features is None else np.asarray(user_features, np.float32))
             feats = ((uf - self.user_mean_) / self.user_scale_).astype(np.float32)
-        net = self._net()
-        import torch
-
-        items_t = torch.from_numpy(self.item_matrix_).to(next(net.parameters()).device)
-        with torch.no_grad():
-            return _score_all(net, profiles, feats, items_t)
+        return _score_all(self._net(), profiles, feats, self._item_half(items))
 
     def _net(self):
         """The torch network rebuilt from ``net_state_`` once (also after ``load``)."""
@@ -256,7 +250,25 @@ class Matcher(Recommender):
             net.load_state_dict({k: torch.from_numpy(np.array(v))
                                  for k, v in self.net_state_.items()})
             self._net_cache = net.to(get_device(self.device)).eval()
+            self._item_half_cache = None
         return self._net_cache
+
+    def _item_half(self, items: np.ndarray | None = None):
+        """The item side of the first layer for every catalog item, (n_items, hidden[0]) on the
+        scoring device, or its rows ``items`` (m,). It does not depend on the user, so it is
+        computed once per fitted model (its attribute starts with ``_``, so ``save`` leaves it
+        out) and every query reuses it."""
+        import torch
+
+        if items is not None:
+            full = self._item_half()
+            return full.index_select(0, torch.from_numpy(np.asarray(items, np.int64)).to(full.device))
+
+        net = self._net()
+        if getattr(self, "_item_half_cache", None) is None:
+            items_t = torch.from_numpy(np.ascontiguousarray(self.item_matrix_, np.float32))
+            self._item_half_cache = _item_half(net, items_t.to(next(net.parameters()).device))
+        return self._item_half_cache
 
     def _item_vectors(self) -> np.ndarray:
         self._check_fitted()
@@ -282,32 +294,45 @@ def _pair_scores(net, p, user_feats, item_feats):
     return net(torch.cat(parts, dim=1)).squeeze(1)
 
 
-def _score_all(net, profiles: np.ndarray, user_feats: np.ndarray | None, items_t) -> np.ndarray:
-    """Every (user, item) score, (n_users, n_items) float32, in user chunks.
+def _item_half(net, items_t) -> "torch.Tensor":  # noqa: F821
+    """``items @ W_item.T``, (n_items, h): the item columns of the first layer's weight (the
+    concatenation puts the item features last) applied to every item, on ``items_t``'s device."""
+    import torch
 
-    The first layer splits over the concatenation, ``W [p; u; f] = W_p p + W_u u + W_f f``, so
-    the user half (n, h) and the item half (n_items, h) are computed once and broadcast-added;
-    only the later layers see the (chunk, n_items, h) block.
+    first = net[0]
+    with torch.inference_mode():
+        return items_t @ first.weight[:, -items_t.shape[1]:].T
+
+
+def _score_all(net, profiles: np.ndarray, user_feats: np.ndarray | None, item_half) -> np.ndarray:
+    """Every (user, item) score, (n_users, n_items) float32.
+
+    The first layer splits over the concatenation, ``W [p; u; f] = W_p p + W_u u + W_f f``: the
+    user half (n, h) is computed here, the item half (n_items, h) comes precomputed (see
+    :func:`_item_half`), and the two are broadcast-added, so only the later layers see the
+    (n, chunk, h) blocks. Items go in chunks sized by :data:`_CHUNK_CELLS` for the device.
+    Measured by ``python -m recsys bench --only matcher`` (benchmarks/README.md).
     """
     import torch
 
-    device = items_t.device
+    device = item_half.device
+    n_items = item_half.shape[0]
     first, rest = net[0], net[1:]
-    d_item = items_t.shape[1]
-    user_in = torch.from_numpy(profiles).to(device)
-    if user_feats is not None:
-        user_in = torch.cat([user_in, torch.from_numpy(np.asarray(user_feats, np.float32))
-                             .to(device)], dim=1)
-    user_half = user_in @ first.weight[:, :-d_item].T + first.bias  # (n, h)
-    item_half = items_t @ first.weight[:, -d_item:].T  # (n_items, h)
-    step = max(1, _CHUNK_CELLS // (items_t.shape[0] * first.out_features))
-    out = []
-    for start in range(0, len(user_half), step):
-        block = user_half[start:start + step, None, :] + item_half[None]  # (c, n_items, h)
-        out.append(rest(block).squeeze(-1).cpu())
-    if not out:
-        return np.zeros((0, items_t.shape[0]), np.float32)
-    return torch.cat(out).numpy().astype(np.float32)
+    with torch.inference_mode():
+        user_in = torch.from_numpy(np.ascontiguousarray(profiles, np.float32)).to(device)
+        if user_feats is not None:
+            feats = torch.from_numpy(np.ascontiguousarray(user_feats, np.float32)).to(device)
+            user_in = torch.cat([user_in, feats], dim=1)
+        if not len(user_in):
+            return np.zeros((0, n_items), np.float32)
+        user_half = user_in @ first.weight[:, :user_in.shape[1]].T + first.bias  # (n, h)
+        cells = _CHUNK_CELLS["cuda" if device.type == "cuda" else "cpu"]
+        chunk = max(64, cells // (len(user_half) * first.out_features))
+        out = torch.empty((len(user_half), n_items), dtype=torch.float32, device=device)
+        for s in range(0, n_items, chunk):
+            block = user_half[:, None, :] + item_half[None, s:s + chunk]  # (n, c, h)
+            out[:, s:s + chunk] = rest(block).squeeze(-1)
+        return out.cpu().numpy()
 
 
 def _mean_profile(history: sp.csr_matrix, item_matrix: np.ndarray) -> np.ndarray:
