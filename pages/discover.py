@@ -1,9 +1,12 @@
 """Discover: upload a clip (or pick one from the catalog), see how it is understood and what it
-recommends. The upload stays in this session (bytes in memory; its name is only a label)."""
+recommends. The upload stays in this session (bytes in memory; its name is only a label) unless
+the person adds it to the catalog, which every session then sees."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
+from pathlib import Path
 
 import streamlit as st
 
@@ -11,6 +14,7 @@ from recsys.analysis import ClipMetadata, title_from_filename
 from recsys.errors import RecsysError
 from recsys.media import MEDIA_EXTENSIONS, decode
 from recsys.preview import browser_safe
+from recsys.user_clips import prime_features
 from ui import cache, state
 from ui.components import analysis_panel, display_arrays, esc, feedback_summary, rec_cards
 
@@ -40,7 +44,7 @@ def analyse_upload(data: bytes, name: str, title: str, description: str, digest:
             timings["load_models"] = 1000 * (time.perf_counter() - t0)
             st.write(f"✓ models ready ({timings['load_models']:.0f} ms)")
             t0 = time.perf_counter()
-            media = decode(data, limits=an.config.limits, name=name)
+            media = decode(data, limits=cache.upload_limits(an.config.limits), name=name)
             timings["decode"] = 1000 * (time.perf_counter() - t0)
             st.write(f"✓ decode: {media.kind}, {media.duration_s:.1f} s ({timings['decode']:.0f} ms)")
             st.write("Running frames, sound, text and understanding…")
@@ -68,9 +72,41 @@ def analyse_upload(data: bytes, name: str, title: str, description: str, digest:
     analysis = a.to_dict(include_embedding=False)
     source = ("clip", digest)
     ss.clip = {"source": source, "title": meta.title, "analysis": analysis, "display": display,
-               "preview": preview, "query": query, "timings": timings}
+               "preview": preview, "query": query, "timings": timings, "description": meta.description,
+               # Without the decoded media (frames): enough to rebuild the query and to cache the
+               # features when the clip is added to the catalog.
+               "analysed": dataclasses.replace(a, media=None)}
     state.put_scores(source, None, query, cs)
     ss.focus = source
+
+
+def add_to_catalog(data: bytes, name: str, clip: dict) -> None:
+    """Store the upload's bytes (under a random name) and its analysis, refit, rerun."""
+    store, error = cache.open_store()
+    if store is None:
+        st.error(esc(f"Clips cannot be added: {error}"))
+        return
+    a = clip["analysed"]
+    suffix = Path(name).suffix.lower()  # only to pick an allowed extension; the name is never a path
+    try:
+        clip_id = store.add_clip(data, title=clip["title"], suffix=suffix if suffix in MEDIA_EXTENSIONS else "",
+                                 metadata={"description": clip["description"], "kind": a.kind},
+                                 max_bytes=cache.upload_limits(service.analyzer.config.limits).max_bytes)
+        row = store.clip(clip_id)
+        if (row["title"], row["metadata"].get("description", "")) == (clip["title"], clip["description"]):
+            # The analysis made for this upload is the one a rebuild would make: cache it.
+            record = {"blocks": a.blocks.as_dict(), "label_scores": a.understanding.label_vector(),
+                      "analysis": {**clip["analysis"], "path": row["path"]}}
+            prime_features(record, sha256=row["sha256"], title=row["title"], description=clip["description"])
+    except (RecsysError, OSError) as err:
+        st.error(esc(str(err)))
+        return
+    t0 = time.perf_counter()
+    with st.spinner("Adding the clip to the catalog and refitting the recommender…"):
+        new = cache.get_service(cache.catalog_fingerprint())
+    ss.added_note = (clip["source"], f"Added to the catalog ({len(new.catalog)} items); the recommender was "
+                                     f"refitted in {time.perf_counter() - t0:.1f} s.")
+    st.rerun()
 
 
 def open_item(item_id: str) -> None:
@@ -93,7 +129,9 @@ def open_item(item_id: str) -> None:
 up_tab, pick_tab = st.tabs(["Upload a clip", "Pick from the catalog"])
 with up_tab:
     upload = st.file_uploader("Audio or video clip", type=sorted(e.lstrip(".") for e in MEDIA_EXTENSIONS),
-                              key="upload", help="Stays in this browser session; nothing is written to disk.")
+                              key="upload", max_upload_size=cache.UPLOAD_MAX_MB,
+                              help="Stays in this browser session; nothing is written to disk unless you add "
+                                   "it to the catalog.")
     with st.expander("Title and description (optional: they feed the text match)"):
         title = st.text_input("Title", key="upload_title", max_chars=200)
         description = st.text_area("Description", key="upload_description", max_chars=2000, height=80)
@@ -131,8 +169,18 @@ analysis_panel(clip["analysis"], clip["display"], clip["preview"],
 with st.expander("Processing steps and timings"):
     st.dataframe([{"step": k, "ms": round(v, 1)} for k, v in clip["timings"].items()], hide_index=True)
 
-st.subheader("Recommendations")
 source = clip["source"]
+note = ss.get("added_note")
+if note and note[0] == source:
+    st.success(note[1])
+elif source[0] == "clip" and upload is not None and ss.get("last_upload") == source[1]:
+    if clip["query"].exclude:  # an item with the same content and text is already there
+        st.caption("This clip is already in the catalog.")
+    elif st.button("Add to catalog", key="add_to_catalog", icon=":material/library_add:",
+                   help="Every visitor will find it on the Catalog page and in recommendations."):
+        add_to_catalog(upload.getvalue(), upload.name, clip)
+
+st.subheader("Recommendations")
 scope = f"{source[0]}:{source[1]}"
 kind = st.segmented_control("Show", ["all", "audio", "video"], default="all", key="discover_kind") or "all"
 feedback_summary(state.feedback(scope), dict(zip(ids, cat.items["title"])), scope=scope,

@@ -1,5 +1,6 @@
 """Personas: a simulated listener's description, history, taste profile and recommendations.
-Likes and dislikes change the profile and the list at once (this session only)."""
+Likes and dislikes change the profile and the list at once, and are saved under this browser's
+profile (the ``?profile=`` token in the address), so they are still there after a reload."""
 from __future__ import annotations
 
 import streamlit as st
@@ -55,6 +56,8 @@ with right:
             player(cache.item_preview(fp, item_id))
 
 st.subheader("Recommendations")
+st.caption("Your ratings are saved under this page's address (its `profile` token): bookmark it to come back "
+           "to them. Only someone with that address sees them.")
 feedback_summary(fb, titles, scope=scope, on_feedback=state.set_feedback, key="persona")
 recs = service.rank(query, cs, state.weights(), k=10)
 rec_cards(recs, preview_of=lambda i: cache.item_preview(fp, i), scope=scope, on_feedback=state.set_feedback,

@@ -133,15 +133,24 @@ def persona_user_text(catalog: Catalog) -> tuple[pd.DataFrame, dict[str, np.ndar
 
 
 def load_service(*, catalog_dir: str | Path | None = None, progress: Progress | None = None,
-                 analyzer=None, seed: int = 0) -> RecsysService:
-    """Load a catalog (default: the embedded sample, built on first use), simulate demo users,
-    fit the hybrid. Costs a few seconds after the catalog exists."""
+                 analyzer=None, seed: int = 0, store=None) -> RecsysService:
+    """Load a catalog (default: the embedded sample, built on first use), add the clips people
+    added to ``store`` (a :class:`~recsys.store.Store`; see :mod:`recsys.user_clips`), simulate
+    demo users, fit the hybrid. Costs a few seconds after the catalog exists.
+
+    Demo users are simulated on the built catalog alone, so adding a clip leaves every simulated
+    history as it was; ``catalog.meta["user_clip_ids"]`` lists the added clips."""
     t0 = time.perf_counter()
     # RECSYS_CATALOG_DIR points the app and the command line at another built catalog.
     catalog_dir = catalog_dir or os.environ.get("RECSYS_CATALOG_DIR") or None
-    catalog = (Catalog.load(catalog_dir) if catalog_dir else
-               load_or_build_sample_catalog(progress=progress, analyzer=analyzer))
-    inter, user_text = persona_user_text(catalog)
+    base = (Catalog.load(catalog_dir) if catalog_dir else
+            load_or_build_sample_catalog(progress=progress, analyzer=analyzer))
+    catalog = base
+    if store is not None:
+        from .user_clips import with_user_clips
+
+        catalog = with_user_clips(base, store.clips(), analyzer=analyzer)
+    inter, user_text = persona_user_text(base)
     hybrid = HybridRecommender(catalog, seed=seed).fit(inter, user_text=user_text)
     service = RecsysService(catalog, hybrid, inter, user_text, analyzer=analyzer)
     service.load_seconds = time.perf_counter() - t0

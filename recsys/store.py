@@ -5,6 +5,10 @@ not block the writer, and a crash mid-write leaves the last committed state). Me
 added clips live beside it in ``clips/`` under random names; the database keeps their path
 relative to its own folder, never a name the user chose.
 
+Feedback is scoped: one user (e.g. the app's ``profile:<token>``) rates items separately per
+*scope*, a free string such as ``"persona:Night Owl"`` or ``"clip:<id>"`` (the app's scopes, see
+``ui/state.py``); the default scope ``""`` is what callers that know no scopes use.
+
 Schema versions: ``PRAGMA user_version`` holds how many entries of :data:`MIGRATIONS` have run;
 opening a database runs the missing ones, each in one transaction. Append to the list, never
 edit a released entry.
@@ -60,7 +64,14 @@ MIGRATIONS: list[tuple[str, ...]] = [
                added_at   REAL NOT NULL
            )""",
     ),
+    (  # 2: feedback per scope (rows written before it get the default scope ''); the latest event
+       # per (user, scope, item) wins, so the index that serves that lookup replaces version 1's.
+        "ALTER TABLE feedback ADD COLUMN scope TEXT NOT NULL DEFAULT ''",
+        "DROP INDEX feedback_user_item",
+        "CREATE INDEX feedback_user_scope_item ON feedback (user_id, scope, item_id, id)",
+    ),
 ]
+MAX_SCOPE_CHARS = 300  # scopes are short labels ("persona:<name>", "clip:<16 hex>")
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -127,7 +138,10 @@ class Store:
         """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error), holding the lock throughout."""
         with self._lock:
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as err:  # another process held the write lock past the timeout
+                raise RecsysError(f"{self.path}: cannot write ({err})") from None
             try:
                 yield conn
             except BaseException:
@@ -153,41 +167,80 @@ class Store:
         self.close()
 
     # -- feedback ------------------------------------------------------------------------------
-    def record_feedback(self, user_id: str, item_id: str, value: int) -> int:
-        """Record +1 (like), -1 (dislike) or 0 (clear) of ``user_id`` for ``item_id``.
+    def record_feedback(self, user_id: str, item_id: str, value: int, *, scope: str = "") -> int:
+        """Record +1 (like), -1 (dislike) or 0 (clear) of ``user_id`` for ``item_id`` in ``scope``.
 
         Returns the event's row id, committed when this returns. The latest event per
-        (user, item) is the one :meth:`feedback` reports.
+        (user, scope, item) is the one :meth:`feedback` reports.
         """
         _check_id("user_id", user_id)
         _check_id("item_id", item_id)
+        _check_scope(scope)
         if isinstance(value, bool) or value not in (-1, 0, 1):
             raise ConfigError(f"feedback value must be +1, -1 or 0, got {value!r}")
         with self._transaction() as conn:
-            cur = conn.execute("INSERT INTO feedback (user_id, item_id, value, created_at) VALUES (?, ?, ?, ?)",
-                               (user_id, item_id, int(value), time.time()))
+            cur = conn.execute(
+                "INSERT INTO feedback (user_id, scope, item_id, value, created_at) VALUES (?, ?, ?, ?, ?)",
+                (user_id, scope, item_id, int(value), time.time()))
             return int(cur.lastrowid)
 
-    def feedback(self, user_id: str) -> dict[str, int]:
-        """{item_id: +1 or -1}: the latest non-zero value per item, most recent first."""
-        return {item: value for item, value in self._latest(user_id) if value != 0}
+    def clear_scope(self, user_id: str, *, scope: str = "") -> int:
+        """Clear (record 0 for) every item rated in ``scope``, in one transaction; returns how many."""
+        _check_id("user_id", user_id)
+        _check_scope(scope)
+        with self._transaction() as conn:
+            items = [item for item, value in self._latest_rows(conn, user_id, scope) if value != 0]
+            now = time.time()
+            conn.executemany(
+                "INSERT INTO feedback (user_id, scope, item_id, value, created_at) VALUES (?, ?, ?, 0, ?)",
+                [(user_id, scope, item, now) for item in items])
+            return len(items)
 
-    def liked(self, user_id: str) -> list[str]:
-        """Item ids whose latest feedback from ``user_id`` is a like, most recent first."""
-        return [item for item, value in self._latest(user_id) if value > 0]
+    def feedback(self, user_id: str, *, scope: str = "") -> dict[str, int]:
+        """{item_id: +1 or -1} in ``scope``: the latest non-zero value per item, most recent first."""
+        return {item: value for item, value in self._latest(user_id, scope) if value != 0}
 
-    def disliked(self, user_id: str) -> list[str]:
-        """Item ids whose latest feedback from ``user_id`` is a dislike, most recent first."""
-        return [item for item, value in self._latest(user_id) if value < 0]
+    def liked(self, user_id: str, *, scope: str = "") -> list[str]:
+        """Item ids whose latest feedback from ``user_id`` in ``scope`` is a like, most recent first."""
+        return [item for item, value in self._latest(user_id, scope) if value > 0]
 
-    def _latest(self, user_id: str) -> list[tuple[str, int]]:
+    def disliked(self, user_id: str, *, scope: str = "") -> list[str]:
+        """Item ids whose latest feedback from ``user_id`` in ``scope`` is a dislike, most recent first."""
+        return [item for item, value in self._latest(user_id, scope) if value < 0]
+
+    def feedback_scopes(self, user_id: str) -> dict[str, dict[str, int]]:
+        """Every scope of ``user_id`` -> {item_id: +1 or -1}, items in the order their latest event
+        arrived (oldest first, the order a session appended them). Scopes left with nothing
+        (every item cleared) are absent."""
         _check_id("user_id", user_id)
         with self._lock:
             rows = self._connection().execute(
-                """SELECT item_id, value FROM feedback AS f
+                """SELECT scope, item_id, value FROM feedback AS f
                    WHERE user_id = ? AND id = (SELECT MAX(id) FROM feedback
-                                               WHERE user_id = f.user_id AND item_id = f.item_id)
-                   ORDER BY id DESC""", (user_id,)).fetchall()
+                                               WHERE user_id = f.user_id AND scope = f.scope
+                                                     AND item_id = f.item_id)
+                   ORDER BY id""", (user_id,)).fetchall()
+        out: dict[str, dict[str, int]] = {}
+        for scope, item, value in rows:
+            if value != 0:
+                out.setdefault(str(scope), {})[str(item)] = int(value)
+        return out
+
+    def _latest(self, user_id: str, scope: str) -> list[tuple[str, int]]:
+        _check_id("user_id", user_id)
+        _check_scope(scope)
+        with self._lock:
+            return self._latest_rows(self._connection(), user_id, scope)
+
+    @staticmethod
+    def _latest_rows(conn: sqlite3.Connection, user_id: str, scope: str) -> list[tuple[str, int]]:
+        """(item_id, latest value) per item of one user and scope, most recent first."""
+        rows = conn.execute(
+            """SELECT item_id, value FROM feedback AS f
+               WHERE user_id = ? AND scope = ? AND id = (SELECT MAX(id) FROM feedback
+                                                        WHERE user_id = f.user_id AND scope = f.scope
+                                                              AND item_id = f.item_id)
+               ORDER BY id DESC""", (user_id, scope)).fetchall()
         return [(str(item), int(value)) for item, value in rows]
 
     # -- user clips ----------------------------------------------------------------------------
@@ -249,6 +302,13 @@ class Store:
         return [{"clip_id": cid, "sha256": sha, "title": title, "path": str(self._absolute(rel)),
                  "metadata": json.loads(meta), "added_at": added} for cid, sha, title, rel, meta, added in rows]
 
+    def clips_stamp(self) -> str:
+        """A short string that changes whenever a clip is added: ``"<count>:<last rowid>"``
+        (``"0:0"`` when there is none). One indexed query, for cache keys."""
+        with self._lock:
+            count, last = self._connection().execute("SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM clips").fetchone()
+        return f"{int(count)}:{int(last)}"
+
     def clip(self, clip_id: str) -> dict:
         """One user clip by id (same keys as :meth:`clips`)."""
         for row in self.clips():
@@ -274,6 +334,11 @@ class Store:
 def _check_id(what: str, value) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{what} must be a non-empty string, got {value!r}")
+
+
+def _check_scope(scope) -> None:
+    if not isinstance(scope, str) or len(scope) > MAX_SCOPE_CHARS:
+        raise ConfigError(f"scope must be a string of at most {MAX_SCOPE_CHARS} characters, got {scope!r:.80}")
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -3,11 +3,17 @@
 Every test loads the shared service (catalog + hybrid fitted on simulated users, with the MiniLM
 text encoder), so they are all marked slow. The service is cached per process: only the first
 test pays for it. ``RECSYS_CATALOG_DIR`` picks another built catalog, as for the app.
+``RECSYS_DATA_DIR`` points at a temporary folder, so ratings and added clips never reach the
+developer's ``data/`` (the built sample catalog is copied there first).
 """
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -29,10 +35,36 @@ def _no_warmup():
         os.environ["RECSYS_APP_WARMUP"] = old
 
 
-def _app(page: str | None = None):
+def _copy_sample_catalog(data_dir: Path) -> None:
+    """Put the built sample catalog (it lives in the data folder) into ``data_dir``."""
+    if os.environ.get("RECSYS_CATALOG_DIR"):
+        return
+    from recsys.catalog import load_or_build_sample_catalog, sample_catalog_dir
+
+    load_or_build_sample_catalog()  # with the real data folder: built once, then loaded
+    shutil.copytree(sample_catalog_dir(), data_dir / "catalogs" / "sample")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    _copy_sample_catalog(folder)
+    old = os.environ.get("RECSYS_DATA_DIR")
+    os.environ["RECSYS_DATA_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("RECSYS_DATA_DIR", None)
+    else:
+        os.environ["RECSYS_DATA_DIR"] = old
+
+
+def _app(page: str | None = None, *, profile=None):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT).run()
+    at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
+    if profile is not None:  # what the browser's address bar holds: ?profile=...
+        at.query_params["profile"] = profile
+    at.run()
     if page is not None:
         at.switch_page(page).run()
     return at
@@ -136,6 +168,81 @@ def test_personas_page_and_feedback_updates_profile():
     assert "(you liked)" in _text(at) and _text(at) != before
 
 
+# --- Persistence: profiles and saved ratings ------------------------------------------------------
+
+def _open_store():
+    from recsys.store import DB_NAME, Store
+
+    return Store(Path(os.environ["RECSYS_DATA_DIR"]) / DB_NAME)
+
+
+def test_a_like_is_saved_under_the_profile_and_restored_in_a_new_session():
+    at = _app("pages/personas.py")
+    _ok(at)
+    token = at.query_params["profile"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", token), "a fresh random profile token is put in the URL"
+    name = at.selectbox(key="persona_name").value
+    item = _keys(at, "persona-like-")[0].removeprefix("persona-like-")
+    at.button(key=f"persona-like-{item}").click().run()
+    _ok(at)
+    assert at.query_params["profile"] == token
+    with _open_store() as store:  # written at once, by the click
+        assert store.liked(f"profile:{token}", scope=f"persona:{name}") == [item]
+
+    # A new session (a reload, a bookmark) with the same address gets the like back.
+    again = _app("pages/personas.py", profile=token)
+    _ok(again)
+    assert again.session_state.profile == token and again.query_params["profile"] == token
+    assert again.session_state.feedback[f"persona:{name}"]["liked"] == [item]
+    assert "(you liked)" in _text(again) and f"persona-like-{item}" not in _keys(again, "persona-like-")
+    assert f"persona-undo-{item}" in _keys(again, "persona-undo-")
+
+    # Another profile never sees it.
+    other = _app("pages/personas.py")
+    _ok(other)
+    assert other.query_params["profile"] != token
+    assert not other.session_state.feedback.get(f"persona:{name}", {}).get("liked")
+    assert "(you liked)" not in _text(other)
+
+    # Undo is saved too: the next session with that profile starts without the like.
+    again.button(key=f"persona-undo-{item}").click().run()
+    _ok(again)
+    with _open_store() as store:
+        assert store.liked(f"profile:{token}", scope=f"persona:{name}") == []
+    third = _app("pages/personas.py", profile=token)
+    assert not third.session_state.feedback.get(f"persona:{name}", {}).get("liked")
+
+
+@pytest.mark.parametrize("hostile", ["<script>alert(1)</script>", "../../etc/passwd", "a" * 5000, "",
+                                     "A" * 31 + "=", ["x", "y"]])
+def test_a_hostile_profile_gets_a_fresh_token_never_an_error(hostile):
+    at = _app(profile=hostile)
+    _ok(at)
+    assert not at.error
+    token = at.query_params["profile"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", token) and token != hostile
+
+
+def test_an_unreadable_store_keeps_ratings_in_the_session_with_a_one_line_warning(monkeypatch, tmp_path):
+    data = tmp_path / "data"
+    _copy_sample_catalog(data)
+    (data / "recsys.sqlite3").write_bytes(b"not a database at all" * 100)
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(data))
+    at = _app()
+    _ok(at)
+    # (Checked on the first page: AppTest drops app.py's sidebar after a page switch; a browser keeps it.)
+    warnings = [w.value for w in at.sidebar.warning]
+    assert len(warnings) == 1 and "kept in this session only" in warnings[0] and "\n" not in warnings[0]
+    assert "file is not a database" in warnings[0]
+    at.switch_page("pages/personas.py").run()
+    _ok(at)
+    name = at.selectbox(key="persona_name").value
+    item = _keys(at, "persona-like-")[0].removeprefix("persona-like-")
+    at.button(key=f"persona-like-{item}").click().run()
+    _ok(at)
+    assert at.session_state.feedback[f"persona:{name}"]["liked"] == [item] and "(you liked)" in _text(at)
+
+
 # --- Embedding map ------------------------------------------------------------------------------
 
 def test_map_page_places_query_and_opens_item():
@@ -207,6 +314,87 @@ def test_catalog_page_filters():
     assert 0 < n_audio < n_all
     at.text_input(key="catalog_search").set_value("zzz-no-such-title").run()
     assert len(at.dataframe[0].value) == 0
+
+
+def test_a_clip_added_on_discover_joins_the_catalog_for_everyone(clip_bytes, monkeypatch, tmp_path):
+    from recsys.user_clips import USER_SOURCE
+    from ui import cache
+
+    data = tmp_path / "data"  # its own store: the other tests keep the built catalog only
+    _copy_sample_catalog(data)
+    monkeypatch.setenv("RECSYS_DATA_DIR", str(data))
+    at = _app()
+    n_before = len(cache.get_service(cache.catalog_fingerprint()).catalog)
+    title = "My [square](javascript:x) *clip*"
+    at.text_input(key="upload_title").set_value(title)
+    at.file_uploader[0].set_value(("../../evil name.mp4", clip_bytes, "video/mp4")).run()
+    _ok(at)
+    at.button(key="add_to_catalog").click().run()
+    _ok(at)
+    assert any("Added to the catalog" in s.value for s in at.success), [e.value for e in at.error]
+    print("\n" + at.success[0].value)
+    assert "add_to_catalog" not in [b.key for b in at.button], "it is in the catalog now"
+    assert at.header[0].value == "My \\[square\\]\\(javascript\\:x\\) \\*clip\\*"
+    with _open_store() as store:
+        [clip] = store.clips()
+    stored = Path(clip["path"])
+    assert clip["title"] == title and stored.read_bytes() == clip_bytes
+    assert stored.parent == (data / "clips").resolve() and "evil" not in stored.name
+    service = cache.get_service(cache.catalog_fingerprint())
+    assert len(service.catalog) == n_before + 1 and service.catalog.item_ids[-1] == clip["clip_id"]
+    assert service.catalog.meta["user_clips_analysed"] == 0, "the upload's analysis was reused"
+    # The clip now in the catalog is not recommended for itself.
+    assert f"discover-like-{clip['clip_id']}" not in _keys(at, "discover-like-")
+
+    # Another session, after a restart (fresh caches, a new Store on the same file): the Catalog
+    # page lists it, marked, and the filters apply to it.
+    old = cache.get_store(str(cache.store_path()))
+    cache.get_service.clear()
+    cache.get_store.clear()
+    cache._loaded.clear()
+    old.close()
+    other = _app("pages/catalog.py")
+    _ok(other)
+    table = other.dataframe[0].value
+    assert len(table) == n_before + 1
+    row = table[table["item_id"] == clip["clip_id"]].iloc[0]
+    assert row["title"] == title and row["origin"] == USER_SOURCE and row["kind"] == "video"
+    assert any("1 added by users" in c.value for c in other.caption)
+    assert cache.get_service(cache.catalog_fingerprint()).catalog.meta["user_clips_analysed"] == 0, \
+        "a restart loads the clip's features from the cache"
+    other.text_input(key="catalog_search").set_value("square").run()
+    assert list(other.dataframe[0].value["item_id"]) == [clip["clip_id"]]
+    other.text_input(key="catalog_search").set_value("").run()
+    other.segmented_control(key="catalog_kind").set_value(["audio"]).run()
+    assert clip["clip_id"] not in set(other.dataframe[0].value["item_id"])
+    other.segmented_control(key="catalog_kind").set_value(["audio", "video"]).run()
+    other.toggle(key="catalog_added").set_value(True).run()
+    _ok(other)
+    assert list(other.dataframe[0].value["item_id"]) == [clip["clip_id"]]
+
+
+# --- Upload limit -------------------------------------------------------------------------------
+
+def test_the_upload_limit_matches_the_server_config():
+    from ui import cache
+
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    assert cache.UPLOAD_MAX_MB == config["server"]["maxUploadSize"] == 200
+    from recsys.media import DEFAULT_LIMITS
+
+    assert cache.upload_limits(DEFAULT_LIMITS).max_bytes == 200 * 2**20 < DEFAULT_LIMITS.max_bytes
+    at = _app()
+    assert at.file_uploader[0].proto.max_upload_size_mb == 200
+
+
+def test_a_file_over_the_upload_limit_is_a_one_line_typed_error():
+    at = _app()
+    big = b"\0" * (200 * 2**20 + 1)
+    at.file_uploader[0].set_value(("big.mp4", big, "video/mp4")).run()
+    _ok(at)
+    assert len(at.error) == 1 and "\n" not in at.error[0].value
+    assert "over the 200 MB limit" in at.error[0].value
+    assert not _keys(at, "discover-like-")
 
 
 # --- Evaluation ---------------------------------------------------------------------------------

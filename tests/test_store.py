@@ -250,3 +250,122 @@ def test_two_processes_write_the_same_file(tmp_path):
     with Store(path) as s:
         assert all(len(s.liked(f"p{n}")) == 100 for n in range(3))
         assert json.loads(json.dumps(s.feedback("p0")))["i0"] == 1
+
+
+# --- schema version 2: feedback per scope ----------------------------------------------------------
+
+def _v1_database(path: Path) -> None:
+    """A database exactly as version 1 of the schema left it, with rows, written without Store."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.executemany("INSERT INTO feedback (user_id, item_id, value, created_at) VALUES (?, ?, ?, ?)",
+                     [("alice", "rain", 1, 1.0), ("alice", "jazz", -1, 2.0), ("bob", "rain", 1, 3.0),
+                      ("alice", "rain", -1, 4.0)])
+    conn.execute("INSERT INTO clips (clip_id, sha256, title, media_path, metadata, added_at) "
+                 "VALUES ('user-0', ?, 'Old clip', 'clips/0.wav', '{}', 5.0)", ("0" * 64,))
+    conn.close()
+
+
+def test_a_version_1_database_is_migrated_to_version_2_keeping_its_rows(tmp_path):
+    path = tmp_path / "v1.sqlite3"
+    _v1_database(path)
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "0.wav").write_bytes(b"old")
+    with Store(path) as s:
+        assert s.schema_version() == SCHEMA_VERSION >= 2
+        conn = s._connection()
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(feedback)")]
+        assert "scope" in columns
+        indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "feedback_user_scope_item" in indexes and "feedback_user_item" not in indexes
+        assert conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 4
+        assert {r[0] for r in conn.execute("SELECT scope FROM feedback")} == {""}
+        # Rows from version 1 read back in the default scope, latest event winning as before.
+        assert s.feedback("alice") == {"rain": -1, "jazz": -1} and s.liked("bob") == ["rain"]
+        assert [c["clip_id"] for c in s.clips()] == ["user-0"] and s.clip("user-0")["title"] == "Old clip"
+        s.record_feedback("alice", "rain", 1, scope="persona:X")
+        assert s.feedback("alice", scope="persona:X") == {"rain": 1}
+        assert s.feedback("alice") == {"rain": -1, "jazz": -1}, "a new scope leaves the old rows alone"
+    with Store(path) as s:  # reopening runs migration 2 only once
+        assert s.schema_version() == SCHEMA_VERSION and s.feedback("alice", scope="persona:X") == {"rain": 1}
+
+
+def test_the_migration_plan_only_appends():
+    assert len(MIGRATIONS) >= 2
+    assert any("CREATE TABLE feedback" in st for st in MIGRATIONS[0]), "entry 1 is the original schema"
+    assert not any("scope" in st for st in MIGRATIONS[0]), "entry 1 is never edited"
+    assert any("ADD COLUMN scope" in st for st in MIGRATIONS[1])
+
+
+def test_feedback_scopes_are_independent(store):
+    store.record_feedback("p1", "a", 1, scope="persona:Nature Lover")
+    store.record_feedback("p1", "a", -1, scope="clip:0123")
+    store.record_feedback("p1", "b", 1, scope="persona:Nature Lover")
+    store.record_feedback("p1", "c", -1, scope="persona:Nature Lover")
+    store.record_feedback("p2", "z", 1, scope="persona:Nature Lover")
+    store.record_feedback("p1", "a", 1)  # default scope
+    assert store.feedback("p1", scope="persona:Nature Lover") == {"c": -1, "b": 1, "a": 1}
+    assert store.liked("p1", scope="persona:Nature Lover") == ["b", "a"], "most recent first"
+    assert store.disliked("p1", scope="clip:0123") == ["a"]
+    assert store.feedback("p1") == {"a": 1}
+    assert store.feedback("p1", scope="persona:Other") == {}
+    assert store.feedback_scopes("p1") == {"persona:Nature Lover": {"a": 1, "b": 1, "c": -1}, "clip:0123": {"a": -1},
+                                           "": {"a": 1}}
+    assert list(store.feedback_scopes("p1")["persona:Nature Lover"]) == ["a", "b", "c"], "oldest first"
+    assert store.feedback_scopes("p2") == {"persona:Nature Lover": {"z": 1}}, "one user never sees another's"
+    assert store.feedback_scopes("nobody") == {}
+    # Re-rating moves an item to the end; clearing drops it; a scope with nothing left disappears.
+    store.record_feedback("p1", "a", -1, scope="persona:Nature Lover")
+    store.record_feedback("p1", "a", 0, scope="clip:0123")
+    scopes = store.feedback_scopes("p1")
+    assert list(scopes["persona:Nature Lover"].items()) == [("b", 1), ("c", -1), ("a", -1)]
+    assert "clip:0123" not in scopes
+
+
+def test_clear_scope_clears_only_that_scope_in_one_transaction(store):
+    for item in ("a", "b", "c"):
+        store.record_feedback("u", item, 1, scope="s1")
+    store.record_feedback("u", "a", 1, scope="s2")
+    store.record_feedback("v", "a", 1, scope="s1")
+    before = store._connection().execute("SELECT MAX(id) FROM feedback").fetchone()[0]
+    assert store.clear_scope("u", scope="s1") == 3
+    assert store.feedback("u", scope="s1") == {} and store.feedback("u", scope="s2") == {"a": 1}
+    assert store.feedback("v", scope="s1") == {"a": 1}
+    assert store._connection().execute("SELECT MAX(id) FROM feedback").fetchone()[0] == before + 3
+    assert store.clear_scope("u", scope="s1") == 0, "nothing left to clear"
+
+
+@pytest.mark.parametrize("scope", [None, 3, "x" * 301, b"persona:x"])
+def test_bad_scope_is_a_config_error(store, scope):
+    with pytest.raises(ConfigError):
+        store.record_feedback("u", "i", 1, scope=scope)
+    with pytest.raises(ConfigError):
+        store.feedback("u", scope=scope)
+    assert store._connection().execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 0
+
+
+def test_clips_stamp_changes_when_a_clip_is_added(store):
+    assert store.clips_stamp() == "0:0"
+    store.add_clip(b"one", title="One", metadata={})
+    first = store.clips_stamp()
+    assert first.startswith("1:")
+    store.add_clip(b"one", title="again", metadata={})  # the same bytes: nothing added
+    assert store.clips_stamp() == first
+    store.add_clip(b"two", title="Two", metadata={})
+    assert store.clips_stamp() != first and store.clips_stamp().startswith("2:")
+
+
+def test_a_write_blocked_past_the_timeout_is_a_typed_error(tmp_path):
+    path = tmp_path / "busy.sqlite3"
+    Store(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        with Store(path, timeout_s=0.2) as s:
+            with pytest.raises(RecsysError, match="cannot write"):
+                s.record_feedback("u", "i", 1)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -2,7 +2,9 @@
 
 Design: heavy shared objects live in ``st.cache_resource`` and are keyed on a *catalog
 fingerprint* (a short string: the catalog folder plus the modification time of the file that
-defines it), never on large arrays, which Streamlit would have to hash. Per-item derived data
+defines it, plus the store's clip stamp once people have added clips), never on large arrays,
+which Streamlit would have to hash. The :class:`~recsys.store.Store` (likes, dislikes and added
+clips, in SQLite) is one shared object too, keyed on its file. Per-item derived data
 (browser previews, decoded frames for display) is cached per ``(fingerprint, item_id)``. Nothing
 derived from an upload is cached here: uploads stay in the session that made them
 (``st.session_state``, see :mod:`ui.state`).
@@ -12,6 +14,7 @@ background thread once the service is loaded, so the pages that need it are read
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -22,11 +25,46 @@ import streamlit as st
 
 from recsys import FEATURE_VERSION
 from recsys.errors import RecsysError
-from recsys.paths import REPO_ROOT, SAMPLE_DATA_DIR
+from recsys.paths import REPO_ROOT, SAMPLE_DATA_DIR, data_dir
 
 _build_lock = threading.Lock()
 _validator_lock = threading.Lock()
 _loaded: set[str] = set()          # fingerprints whose service is in the cache
+
+# Must equal ``[server] maxUploadSize`` in .streamlit/config.toml (Streamlit counts 1 MB as 2**20
+# bytes): the uploader refuses bigger files in the browser, decode refuses them on the server.
+UPLOAD_MAX_MB = 200
+
+
+def upload_limits(limits):
+    """``limits`` (a :class:`~recsys.media.MediaLimits`) with ``max_bytes`` = the upload limit."""
+    return dataclasses.replace(limits, max_bytes=UPLOAD_MAX_MB * 2**20)
+
+
+# --- the store (feedback and added clips) -----------------------------------------------------
+
+def store_path() -> Path:
+    """``data_dir()/recsys.sqlite3``: ``RECSYS_DATA_DIR`` moves it (tests use a temporary folder)."""
+    from recsys.store import DB_NAME
+
+    return data_dir() / DB_NAME
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def get_store(path: str):
+    """The :class:`~recsys.store.Store` at ``path``, shared by every session (it is thread-safe)."""
+    from recsys.store import Store
+
+    return Store(path)
+
+
+def open_store():
+    """``(store, None)``, or ``(None, one-line reason)`` when the database cannot be opened (the
+    app then keeps ratings in the session only). A failed open is not cached: the next run retries."""
+    try:
+        return get_store(str(store_path())), None
+    except (RecsysError, OSError) as err:
+        return None, str(err)
 
 
 # --- the catalog and the service ------------------------------------------------------------
@@ -37,7 +75,19 @@ def catalog_dir() -> str | None:
 
 
 def catalog_fingerprint() -> str:
-    """A stable id of the catalog on disk (changes when it is rebuilt)."""
+    """A stable id of the effective catalog: the built one (changes when it is rebuilt) plus the
+    clips people added (changes with every added clip, so the service is refitted)."""
+    base = _built_fingerprint()
+    store, _ = open_store()
+    try:
+        stamp = store.clips_stamp() if store is not None else "0:0"
+    except RecsysError:
+        stamp = "0:0"
+    # No added clip: the same service whatever the store's path (tests with fresh stores share it).
+    return base if stamp == "0:0" else f"{base}|clips:{store.path.resolve()}:{stamp}"
+
+
+def _built_fingerprint() -> str:
     folder = catalog_dir()
     if folder:
         items = Path(folder) / "items.parquet"
@@ -65,18 +115,25 @@ def prepare_catalog(progress=None) -> None:
 
 @st.cache_resource(show_spinner="Loading the catalog and fitting the recommender…", max_entries=2)
 def get_service(fp: str):
-    """The shared :class:`~recsys.service.RecsysService` (read-only after loading)."""
+    """The shared :class:`~recsys.service.RecsysService` (read-only after loading) over the built
+    catalog plus the store's added clips."""
     from recsys.service import load_service
 
-    service = load_service(catalog_dir=catalog_dir())
+    store, _ = open_store()
+    service = load_service(store=store, catalog_dir=catalog_dir())
     _loaded.add(fp)
     return service
 
 
 def service():
-    """``(fingerprint, service)`` for pages (app.py has loaded it before any page runs)."""
+    """``(fingerprint, service)`` for pages (app.py has loaded it before any page runs). Also
+    tells this session's state which catalog it now works on (see :func:`ui.state.use_catalog`)."""
+    from ui import state
+
     fp = catalog_fingerprint()
-    return fp, get_service(fp)
+    svc = get_service(fp)
+    state.use_catalog(fp, svc)
+    return fp, svc
 
 
 def get_validator(fp: str):

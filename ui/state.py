@@ -1,20 +1,33 @@
-"""Per-session state: weights, feedback, the current clip, and cached component scores.
+"""Per-session state: the profile, weights, feedback, the current clip, and cached component scores.
 
 Everything here lives in ``st.session_state`` and so belongs to one browser session: an upload
 and its analysis are never visible to another session. Component scores (the expensive part of a
 recommendation) are kept per query, so moving a weight slider only re-ranks.
+
+Likes and dislikes also go to the shared :class:`~recsys.store.Store` the moment they are made,
+under the session's *profile*: a random token (no login) kept in the URL as ``?profile=<token>``,
+so a reload or a bookmark brings the same ratings back. Store user id: ``profile:<token>``;
+store scope: the same scope strings as here ("persona:<name>", "clip:<digest>", "item:<id>").
 """
 from __future__ import annotations
 
 import dataclasses
+import re
+import secrets
+import sqlite3
 from collections import OrderedDict
 
 import streamlit as st
 
+from recsys.errors import RecsysError
 from recsys.ranker import COMPONENTS, DEFAULT_WEIGHTS
 
 WEIGHT_NAMES = (*COMPONENTS, "diversity")
 MAX_SCORE_CACHE = 12
+PROFILE_PARAM = "profile"
+PROFILE_BYTES = 24                                # secrets.token_urlsafe(24): 32 URL-safe characters
+_PROFILE_RE = re.compile(r"[A-Za-z0-9_-]{32}")   # exactly what token_urlsafe(PROFILE_BYTES) yields
+_VALUES = {"liked": 1, "disliked": -1, "clear": 0}
 
 
 def init() -> None:
@@ -25,6 +38,101 @@ def init() -> None:
     ss.setdefault("clip", None)            # the clip analysed on Discover (see pages/discover.py)
     ss.setdefault("focus", None)           # ("clip", id) | ("persona", name): what Map/Tune show
     ss.setdefault("open_item", None)       # item id to open on Discover / Catalog
+    ss.setdefault("catalog_fp", None)      # the catalog fingerprint the cached scores belong to
+    _init_profile()
+    if ss.get("store_error"):
+        from ui.components import esc
+
+        st.sidebar.warning(f"Ratings are kept in this session only: {esc(ss.store_error)}", icon=":material/warning:")
+
+
+# --- the profile: who this browser is, without a login ------------------------------------------
+
+def new_profile() -> str:
+    return secrets.token_urlsafe(PROFILE_BYTES)
+
+
+def valid_profile(value) -> bool:
+    """Only tokens this app makes are accepted; anything else (too long, odd characters, a list)
+    gets a fresh profile instead of an error."""
+    return isinstance(value, str) and _PROFILE_RE.fullmatch(value) is not None
+
+
+def profile() -> str:
+    return st.session_state.profile
+
+
+def user_id() -> str:
+    """The store's user id of this session's profile."""
+    return f"profile:{st.session_state.profile}"
+
+
+def _init_profile() -> None:
+    ss = st.session_state
+    if ss.get("profile") is None:  # the session's first run: adopt the URL's profile or make one
+        raw = st.query_params.get(PROFILE_PARAM)
+        ss.profile = raw if valid_profile(raw) else new_profile()
+        ss.feedback = _load_feedback()
+    # Page switches drop query parameters: put the profile back so the URL always bookmarks it.
+    if st.query_params.get(PROFILE_PARAM) != ss.profile:
+        st.query_params[PROFILE_PARAM] = ss.profile
+
+
+def _load_feedback() -> dict[str, dict[str, list[str]]]:
+    store = _store()
+    if store is None:
+        return {}
+    try:
+        scopes = store.feedback_scopes(user_id())
+    except (RecsysError, sqlite3.Error) as err:
+        st.session_state.store_error = " ".join(str(err).split())
+        return {}
+    return {scope: {"liked": [i for i, v in items.items() if v > 0],
+                    "disliked": [i for i, v in items.items() if v < 0]} for scope, items in scopes.items()}
+
+
+def _store():
+    from ui import cache
+
+    store, error = cache.open_store()
+    st.session_state.store_error = error
+    return store
+
+
+def _persist(write) -> None:
+    """Run ``write(store)`` now; on failure keep the session's copy and say why (one line)."""
+    store = _store()
+    if store is None:
+        return
+    try:
+        write(store)
+    except (RecsysError, sqlite3.Error, OSError) as err:
+        st.session_state.store_error = " ".join(str(err).split())
+
+
+# --- the catalog this session works on ------------------------------------------------------------
+
+def use_catalog(fp: str, service) -> None:
+    """Called with every page's service: when the catalog changed (a clip was added), drop the
+    cached scores (their arrays have one entry per old item) and rebuild the open clip's query
+    against the new catalog (a clip now in the catalog must not recommend itself)."""
+    ss = st.session_state
+    if ss.get("catalog_fp") == fp:
+        return
+    first = ss.get("catalog_fp") is None
+    ss.catalog_fp = fp
+    ss.score_cache = OrderedDict()
+    clip = ss.get("clip")
+    if first or clip is None:
+        return
+    kind, ident = clip["source"]
+    try:
+        if kind == "item":
+            clip["query"] = service.item_query(ident)
+        elif clip.get("analysed") is not None:
+            clip["query"] = service.clip_query(clip["analysed"])
+    except RecsysError:  # the item left the catalog: nothing open any more
+        ss.clip = None
 
 
 def weights() -> dict[str, float]:
@@ -42,7 +150,9 @@ def feedback(scope: str) -> dict[str, list[str]]:
 
 
 def set_feedback(scope: str, item_id: str, verdict: str) -> None:
-    """Button callback: ``verdict`` "liked" | "disliked" | "clear" for one item."""
+    """Button callback: ``verdict`` "liked" | "disliked" | "clear" for one item, written to the
+    store at once."""
+    _persist(lambda store: store.record_feedback(user_id(), item_id, _VALUES[verdict], scope=scope))
     fb = feedback(scope)
     for v in ("liked", "disliked"):
         if item_id in fb[v]:
@@ -52,6 +162,7 @@ def set_feedback(scope: str, item_id: str, verdict: str) -> None:
 
 
 def clear_feedback(scope: str) -> None:
+    _persist(lambda store: store.clear_scope(user_id(), scope=scope))
     st.session_state.feedback.pop(scope, None)
 
 
@@ -77,6 +188,9 @@ def query_for(service, source: tuple[str, str]):
     """The :class:`~recsys.hybrid.Query` of a source, with this session's feedback applied."""
     kind, ident = source
     fb = feedback(f"{kind}:{ident}")
+    # Ratings restored from the store may name items this catalog lacks (another catalog folder).
+    known = set(service.catalog.item_ids)
+    fb = {v: [i for i in fb[v] if i in known] for v in ("liked", "disliked")}
     if kind == "persona":
         return service.persona_query(ident, liked=list(fb["liked"]), disliked=list(fb["disliked"]))
     if kind == "item":
