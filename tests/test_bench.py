@@ -103,15 +103,24 @@ def test_merge_topk_matches_full_sort():
     assert all(set(a) == set(b) for a, b in zip(best_i, ref))
 
 
-def test_bench_search_streamed_path(monkeypatch, tmp_path):
-    """Above ``full_max`` the reference is streamed and re-ranking reads a float16 memmap."""
+@pytest.mark.parametrize("ram", [True, False])
+def test_bench_search_streamed_path(monkeypatch, tmp_path, ram):
+    """Above ``full_max`` the reference is streamed; re-ranking reads the float16 vectors from RAM
+    when memory allows, else from the memmap."""
     monkeypatch.setenv("RECSYS_CACHE_DIR", str(tmp_path))
+    if not ram:
+        monkeypatch.setattr(bench, "_mem_available", lambda: 0)
     cfg = bench.BenchConfig(quick=True, repeats=1, queries=8, full_max=100, threads=1)
-    out = bench.bench_search(cfg, sizes=(1500,), ef_sweep=(32,), hnsw_params={"threads": 1})
+    out = bench.bench_search(cfg, sizes=(1500,), ef_sweep=(32,), rerank_sweep=(20, 60), hnsw_params={"threads": 1})
     check_rows(out["rows"])
     d = out["details"]["sizes"]["1500"]
-    assert d["hnsw_rerank"]["full_vectors"].startswith("disk") and "exact_full" not in d
+    assert d["hnsw_rerank"]["full_vectors"] == ("RAM float16" if ram else "disk memmap float16")
+    assert "exact_full" not in d
     assert d["hnsw_rerank"]["recall_vs_full"] >= 0.9
+    assert [e["candidates"] for e in d["rerank_sweep"]] == [20, 60]
+    results = {"system": {**bench.system_info("cpu"), "load_average_end": None}, "config": bench._config_dict(cfg),
+               "sections": {"search": out}, "started_at": "now", "total_seconds": 1.0}
+    assert "Re-ranked candidates, 1500 items" in bench.format_markdown(results)
     assert not list((tmp_path / "bench").glob("full_*.f16")), "the memmap is removed afterwards"
 
 
