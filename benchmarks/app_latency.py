@@ -57,6 +57,14 @@ class AppServer:
         self.env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", **(env or {})}
         self.log_path = log_path or Path(tempfile.gettempdir()) / f"recsys-app-{self.port}.log"
         self.proc: subprocess.Popen | None = None
+        self._data_dir: tempfile.TemporaryDirectory | None = None
+        sample = REPO_ROOT / "data" / "catalogs" / "sample"
+        if "RECSYS_DATA_DIR" not in self.env and (sample / "items.parquet").is_file():
+            # Likes and added clips of a test or benchmark go to a throwaway store, not the
+            # developer's data/; the built sample catalog is read where it is.
+            self._data_dir = tempfile.TemporaryDirectory(prefix="recsys-app-data-")
+            self.env["RECSYS_DATA_DIR"] = self._data_dir.name
+            self.env.setdefault("RECSYS_CATALOG_DIR", str(sample))
 
     def start(self, timeout: float = 300.0) -> float:
         """Start the server; returns seconds until ``/_stcore/health`` answered ok."""
@@ -87,6 +95,14 @@ class AppServer:
             return ""
 
     def stop(self) -> None:
+        try:
+            self._stop_process()
+        finally:
+            if self._data_dir is not None:
+                self._data_dir.cleanup()
+                self._data_dir = None
+
+    def _stop_process(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
         try:
