@@ -843,8 +843,9 @@ def _merge_topk(best_s, best_i, scores, offset, k):
     return np.take_along_axis(cat_s, part, 1), np.take_along_axis(cat_i, part, 1)
 
 
-# Candidates the HNSW stage hands to the exact re-rank. 40 measured recall@10 0.942 at 1M
-# (below the 0.95 target); the re-rank sweep in bench.md shows what more candidates buy.
+# Candidates the HNSW stage hands to the exact re-rank: the library's default for a top-10
+# (recsys.index.default_candidates). 40 measured recall@10 0.942 at 1M (below the 0.95 target);
+# the re-rank sweep in bench.md shows what more candidates buy.
 RERANK_CANDIDATES = 100
 
 
@@ -1061,11 +1062,14 @@ def bench_matcher(cfg: BenchConfig, sizes: tuple[int, ...] = (10_000, 100_000), 
         # app's long-lived model: time the queries, report the one-off preparation apart.
         prep = time_calls(lambda: (setattr(matcher, "_item_half_cache", None), matcher._item_half()),
                           warmup=1, repeats=3)
+        # A call takes milliseconds, and the first few after a model change run up to 1.6x slower
+        # (allocator and thread pool warming up: median of 7 was 2.1 ms at 10k, of 200 1.4 ms),
+        # so warm up longer and take the median of more calls than the slower sections do.
         with PeakMemory(dev) as mem:
-            one = time_calls(lambda: matcher.score_profiles(profile, user_features=ufeat), warmup=2,
-                             repeats=cfg.n_repeats)
-            many = time_calls(lambda: matcher.score_profiles(profiles16, user_features=ufeat16), warmup=1,
-                              repeats=max(2, cfg.n_repeats // 2))
+            one = time_calls(lambda: matcher.score_profiles(profile, user_features=ufeat), warmup=10,
+                             repeats=max(30, cfg.n_repeats))
+            many = time_calls(lambda: matcher.score_profiles(profiles16, user_features=ufeat16), warmup=2,
+                              repeats=max(5, cfg.n_repeats // 2))
         ips = n / (one["median_ms"] / 1000)
         rows.append(make_row("matcher.items_per_s" if n == max(sizes) else f"matcher.{label}.items_per_s",
                              f"matcher {label} items, 1 user (Matcher.score_profiles)", ips, "items/s", stats=one,

@@ -123,12 +123,13 @@ class Catalog:
         """Rows (<= k,) int64 and cosine similarities (<= k,) float32 of the items nearest to
         ``vector`` (D,), best first, leaving out the rows in ``exclude``. Uses the index; an
         approximate one fetches extra candidates and re-ranks them with the full vectors."""
+        from .index import default_candidates
         index = self.vector_index()
         fetch = min(len(self), k + len(exclude))
         exact = index.kind == "exact"
         ids, scores = index.search(np.asarray(vector, np.float32)[None, :], fetch,
                                    rerank=None if exact else self.embeddings,
-                                   candidates=None if exact else 4 * fetch)
+                                   candidates=None if exact else default_candidates(fetch))
         keep = (ids[0] >= 0) & ~np.isin(ids[0], list(exclude))
         return ids[0][keep][:k], scores[0][keep][:k]
 

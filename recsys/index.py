@@ -22,7 +22,10 @@ the same projection, and the basis is saved with the index. Measured on the benc
 neighbours are dense at scale, and the 9 % of energy left out reorders close ones. Classic
 (centred) PCA measured worse (0.85 at 20k). Re-scoring candidates with the full vectors fixes
 it: ``search(q, k, rerank=catalog.embeddings, candidates=4 * k)`` measured recall@10 0.997
-(10k) and 0.991 (100k) for +0.1-0.3 ms per query. So: project to search, re-rank to answer.
+(10k) and 0.991 (100k) for +0.1-0.3 ms per query, but 0.942 at 1M, where 100 candidates gave
+0.973 in 1.4 ms per query and 200 gave 0.993 in 2.6 ms (float16 vectors in RAM, 2-core EPYC).
+Hence the default, :func:`default_candidates`: ``max(4 * k, 100)``. So: project to search,
+re-rank to answer.
 (``python -m recsys bench --only search`` re-measures all of this; ``benchmarks/README.md``
 records the last run.)
 
@@ -34,6 +37,7 @@ nothing is pickled. :func:`save_index` / :func:`load_index` put an index inside 
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
 import os
 import shutil
@@ -78,6 +82,14 @@ def _normalise(x: np.ndarray, *, inplace: bool = False) -> np.ndarray:
 def _is_fresh(x: np.ndarray, original) -> bool:
     """True when ``x`` is a new array, not memory the caller still owns (safe to modify)."""
     return not (isinstance(original, np.ndarray) and np.may_share_memory(x, original))
+
+
+def default_candidates(k: int) -> int:
+    """Candidates an approximate search re-ranks for a top-``k`` answer: ``max(4 * k, 100)``.
+
+    At 1M clustered items 40 candidates for a top-10 gave recall@10 0.942 and 100 gave 0.973
+    (see the module docstring); large ``k`` (a retrieval pool) is well served by 4x."""
+    return max(4 * k, 100)
 
 
 def _check_k(k) -> int:
@@ -249,7 +261,8 @@ class VectorIndex(abc.ABC):
         With fewer than ``k`` items, the missing columns hold id -1 and score -inf.
 
         ``rerank`` (n, d) -- the full, L2-normalised vectors row-aligned with the index (e.g.
-        ``Catalog.embeddings``): the index fetches ``candidates`` (default ``4 * k``) ids and
+        ``Catalog.embeddings``): the index fetches ``candidates`` (default
+        :func:`default_candidates`) ids and
         re-scores them exactly against these, removing the recall lost to a projection.
         """
         k = _check_k(k)
@@ -264,7 +277,7 @@ class VectorIndex(abc.ABC):
                 rerank = np.asarray(rerank, dtype=np.float32)
             if rerank.ndim != 2 or rerank.shape != (len(self), self.dim):
                 raise ConfigError(f"rerank vectors must have shape ({len(self)}, {self.dim}), got {rerank.shape}")
-            fetch = _check_k(candidates) if candidates is not None else 4 * k
+            fetch = _check_k(candidates) if candidates is not None else default_candidates(k)
             fetch = max(fetch, k)
         ids, scores = self._search(self._prepare(q, fresh=rerank is None and _is_fresh(q, queries)),
                                    min(fetch, len(self)))
@@ -511,28 +524,36 @@ class HNSWIndex(VectorIndex):
         n, d = len(self), self.stored_dim
         return int(n * (4 * d + 4 * 2 * self.m * 1.1))   # vectors + links (upper layers ~ +10 %)
 
-    def _set_threads(self, n_queries: int | None = None):
-        """Set FAISS's (process-wide) OpenMP thread count: ``threads`` for builds and batches,
-        1 for a handful of queries (an OpenMP team for one query only adds wake-up latency,
-        measured 0.1 ms -> 7-15 ms per query on a busy 2-core machine)."""
+    @contextlib.contextmanager
+    def _omp_threads(self, n_queries: int | None = None):
+        """FAISS under an OpenMP thread count: ``threads`` for builds and batches, 1 for a
+        handful of queries (an OpenMP team for one query only adds wake-up latency, measured
+        0.1 ms -> 7-15 ms per query on a busy 2-core machine). The count is restored after:
+        FAISS and torch share one OpenMP runtime, so ``faiss.omp_set_num_threads(1)`` left in
+        place made every later torch call single-threaded (the matcher ran at 3.8 instead of
+        7.2 M items/s after a search in the same process)."""
         import faiss
 
         threads = int(self.threads or default_threads())
+        before = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1 if n_queries is not None and n_queries < 2 * threads else threads)
-        return faiss
+        try:
+            yield faiss
+        finally:
+            faiss.omp_set_num_threads(before)
 
     def _build(self, x: np.ndarray) -> None:
-        faiss = self._set_threads()
-        index = faiss.IndexHNSWFlat(x.shape[1], self.m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = self.ef_construction
-        index.add(x)
+        with self._omp_threads() as faiss:
+            index = faiss.IndexHNSWFlat(x.shape[1], self.m, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = self.ef_construction
+            index.add(x)
         self._index = index
 
     def _search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        faiss = self._set_threads(len(q))
-        params = faiss.SearchParametersHNSW()
-        params.efSearch = max(self.ef_search, k)
-        scores, ids = self._index.search(q, k, params=params)
+        with self._omp_threads(len(q)) as faiss:
+            params = faiss.SearchParametersHNSW()
+            params.efSearch = max(self.ef_search, k)
+            scores, ids = self._index.search(q, k, params=params)
         return ids, scores
 
     def _save(self, folder: Path) -> None:

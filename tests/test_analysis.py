@@ -112,3 +112,22 @@ def test_text_and_speech_models_load_with_the_network_cut(monkeypatch, tmp_path)
     assert vec.shape == (1, 384) and np.linalg.norm(vec) == pytest.approx(1.0, abs=1e-4)
     out = SpeechTranscriber(device="cpu").transcribe(np.zeros(16000, np.float32))
     assert out.text == "", "VAD keeps Whisper from inventing words on silence"
+
+
+def test_transcription_leaves_torch_threads_alone(shared_media):
+    """CTranslate2 (Whisper) shares torch's OpenMP runtime: loading or running it must not change
+    how many threads the matcher and the encoders get afterwards."""
+    import torch
+
+    from recsys.media import decode
+    from recsys.encoders.speech import SpeechTranscriber
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)      # a count CTranslate2 would never pick by itself here
+    try:
+        speech = decode(shared_media / "audio" / "librosa" / "198-209-0000.ogg")
+        out = SpeechTranscriber(device="cpu").transcribe(speech.audio)
+        assert torch.get_num_threads() == 3
+        assert len(out.text.split()) >= 5, out.text
+    finally:
+        torch.set_num_threads(before)

@@ -212,14 +212,16 @@ def test_bench_build_smallest():
     assert out["details"]["n_clips"] == 4
 
 
-def test_score_all_equals_the_plain_forward_pass(monkeypatch):
-    """The split first layer and the item chunks give the scores of net(concat[p, u, f])."""
+@pytest.mark.parametrize("hidden", [(16, 8), (16,), (16, 8, 4)])
+def test_score_all_equals_the_plain_forward_pass(monkeypatch, hidden):
+    """The split first layer, the hand-applied layers and the item chunks give the scores of
+    net(concat[p, u, f])."""
     import torch
 
     from recsys.models import matcher as matcher_mod
 
     torch.manual_seed(0)
-    net = matcher_mod._build_net(2 * 6 + 5, (16, 8)).eval()
+    net = matcher_mod._build_net(2 * 6 + 5, hidden).eval()
     rng = np.random.default_rng(1)
     p, u, items = (rng.standard_normal(s).astype(np.float32) for s in ((3, 6), (3, 5), (1000, 6)))
     pairs = np.concatenate([np.repeat(np.hstack([p, u]), len(items), 0), np.tile(items, (3, 1))], 1)
@@ -228,3 +230,16 @@ def test_score_all_equals_the_plain_forward_pass(monkeypatch):
     monkeypatch.setitem(matcher_mod._CHUNK_CELLS, "cpu", 3 * 16 * 70)  # 70 items a chunk: 15 chunks
     got = matcher_mod._score_all(net, p, u, matcher_mod._item_half(net, torch.from_numpy(items)))
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_score_all_refuses_an_unknown_architecture():
+    import torch
+
+    from recsys.errors import ConfigError
+    from recsys.models import matcher as matcher_mod
+
+    net = torch.nn.Sequential(torch.nn.Linear(17, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    items = torch.zeros(5, 6)
+    with pytest.raises(ConfigError, match="Linear, ReLU"):
+        matcher_mod._score_all(net, np.zeros((1, 6), np.float32), np.zeros((1, 5), np.float32),
+                               matcher_mod._item_half(net, items))

@@ -206,3 +206,29 @@ def test_load_rejects_options_of_another_kind(data, tmp_path):
     with pytest.raises(ConfigError):
         VectorIndex.load(tmp_path / "h", device="cpu")
     assert VectorIndex.load(tmp_path / "h", ef_search=20).ef_search == 20
+
+
+def test_default_candidates_is_what_the_bench_measures():
+    from recsys.bench import RERANK_CANDIDATES
+    from recsys.index import default_candidates
+    assert default_candidates(10) == RERANK_CANDIDATES == 100   # measured 0.973 recall@10 at 1M
+    assert default_candidates(2000) == 8000 and default_candidates(1) == 100
+    x = mixture(500, d=64, seed=5)
+    index = ExactIndex(projection=fit_projection(x, 8)).build(x)
+    full = x / np.linalg.norm(x, axis=1, keepdims=True)
+    calls = []
+    search = index._search
+    index._search = lambda q, fetch: calls.append(fetch) or search(q, fetch)
+    index.search(x[:2], 10, rerank=full)
+    assert calls == [100]
+
+
+def test_hnsw_leaves_torch_threads_alone(data):
+    """FAISS and torch share one OpenMP runtime: a one-query HNSW search runs FAISS on one
+    thread, and must not leave torch (the matcher, the encoders) on one thread after it."""
+    torch = pytest.importorskip("torch")
+    x, q = data
+    before = torch.get_num_threads()
+    index = HNSWIndex(threads=2).build(x)
+    index.search(q[:1], 10)
+    assert torch.get_num_threads() == before

@@ -5,7 +5,7 @@ Run only when the sound is mostly speech: on music Whisper invents words, which 
 """
 from __future__ import annotations
 
-import os
+import contextlib
 import threading
 from dataclasses import dataclass
 
@@ -31,22 +31,43 @@ class SpeechTranscriber:
 
         dev = device or get_device()
         self.device = "cuda" if dev.startswith("cuda") else "cpu"
-        self.model = WhisperModel(str(get_model_path()), device=self.device,
-                                  compute_type="float16" if self.device == "cuda" else "int8",
-                                  cpu_threads=min(2, os.cpu_count() or 1))
-        # CTranslate2 models may be called from several threads, but one call already uses
-        # every core we give it: serialise to keep latency predictable.
+        # One CPU thread. CTranslate2 brings its own OpenMP runtime: with two threads, once it had
+        # run, torch's two-thread element-wise ops stayed 3-5x slower for the life of the process
+        # (two runtimes' spinning workers on two cores; 50 -> 168 us for a 2048x128 add + ReLU),
+        # which halved the matcher's throughput. One thread costs 0.19 s instead of 0.16 s per
+        # 30 s Whisper encoder pass. Loading also sets the OpenMP thread count that torch reads
+        # (``cpu_threads`` goes through the shared ``omp_set_num_threads``), so torch's count is
+        # put back after.
+        with _torch_threads_kept():
+            self.model = WhisperModel(str(get_model_path()), device=self.device,
+                                      compute_type="float16" if self.device == "cuda" else "int8",
+                                      cpu_threads=1)
+        # CTranslate2 models may be called from several threads; serialising the calls keeps
+        # each one's latency predictable and the model's scratch memory single.
         self._lock = threading.Lock()
 
     def transcribe(self, audio: np.ndarray, *, max_s: float = 30.0) -> Transcript:
         """Transcribe mono 16 kHz float32 ``audio`` (n_samples,), at most ``max_s`` seconds."""
         audio = np.asarray(audio, dtype=np.float32)[: int(max_s * self.sample_rate)]
-        with self._lock:
+        with self._lock, _torch_threads_kept():
             segments, info = self.model.transcribe(audio, language="en", vad_filter=True,
                                                    beam_size=1, condition_on_previous_text=False)
             segs = tuple((float(s.start), float(s.end), s.text.strip()) for s in segments)
         speech_s = float(getattr(info, "duration_after_vad", 0.0) or 0.0)
         return Transcript(text=" ".join(t for _, _, t in segs).strip(), segments=segs, speech_s=speech_s)
+
+
+@contextlib.contextmanager
+def _torch_threads_kept():
+    """Restore torch's intra-op thread count after the block (CTranslate2 may change it)."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 _lock = threading.Lock()
