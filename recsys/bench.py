@@ -1034,6 +1034,44 @@ def _fake_fitted_matcher(net, items: np.ndarray, user_dim: int, device: str):
     return m
 
 
+def _paired_speedup(slow: Callable[[], object], fast: Callable[[], object], *, scale: float = 1.0,
+                    pairs: int = 3, fast_calls: int = 30) -> dict:
+    """How many times faster ``fast`` is than ``slow``, measured in adjacent pairs.
+
+    Each pair times one ``slow`` call (multiplied by ``scale``, e.g. to extrapolate a sample)
+    between two blocks of ``fast_calls`` calls of ``fast``, and divides it by the median of those
+    2 x ``fast_calls`` times; the result is the median over ``pairs``. Why paired: on the
+    development VM a steady loop of the same 10k-item matcher call moves between 1.4 and 2.8 ms
+    in phases of a few seconds (no steal time reported; the host's other load), so timing the two
+    sides tens of seconds apart let one land in a fast phase and the other in a slow one (two full
+    runs of the same code: 193x and 205x). Returns the wall and CPU-time ratios, the ratio of each
+    pair and both sides' times (ms, ``slow`` scaled).
+    """
+    def timed_fast() -> tuple[list[float], list[float]]:
+        wall, cpu = [], []
+        for _ in range(fast_calls):
+            c0, t0 = time.process_time(), time.perf_counter()
+            fast()
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        return wall, cpu
+
+    time_calls(fast, warmup=10, repeats=1)
+    ratios, cpu_ratios, slow_ms, fast_ms = [], [], [], []
+    for _ in range(max(1, pairs)):
+        wall_before, cpu_before = timed_fast()
+        s = time_calls(slow, warmup=0, repeats=1)
+        wall_after, cpu_after = timed_fast()
+        f = summarize(wall_before + wall_after, cpu_before + cpu_after)
+        slow_ms.append(s["median_ms"] * scale)
+        fast_ms.append(f["median_ms"])
+        ratios.append(slow_ms[-1] / f["median_ms"])
+        cpu_ratios.append(s["cpu_median_ms"] * scale / max(f["cpu_median_ms"], 1e-9))
+    return {"ratio": float(np.median(ratios)), "cpu_time_ratio": float(np.median(cpu_ratios)),
+            "pair_ratios": [float(r) for r in ratios], "extrapolated_10k_ms": float(np.median(slow_ms)),
+            "batched_ms": float(np.median(fast_ms)), "slow_ms_per_pair": slow_ms, "fast_ms_per_pair": fast_ms}
+
+
 def bench_matcher(cfg: BenchConfig, sizes: tuple[int, ...] = (10_000, 100_000), *,
                   naive_sample: int | None = None) -> dict:
     import torch
@@ -1052,7 +1090,7 @@ def bench_matcher(cfg: BenchConfig, sizes: tuple[int, ...] = (10_000, 100_000), 
     ufeat16 = rng.standard_normal((16, d_u)).astype(np.float32)
     rows, details = [], {"architecture": f"Linear({2 * d_i + d_u}->{hidden[0]})-ReLU-Linear({hidden[0]}->"
                                          f"{hidden[1]})-ReLU-Linear({hidden[1]}->1), random weights", "sizes": {}}
-    kernel_10k = kernel_10k_cpu = None
+    matcher_10k = None
     for n in sizes:
         label = _size_label(n)
         items = rng.standard_normal((n, d_i)).astype(np.float32)
@@ -1079,23 +1117,23 @@ def bench_matcher(cfg: BenchConfig, sizes: tuple[int, ...] = (10_000, 100_000), 
         details["sizes"][label] = {"one_user": one, "sixteen_users": many, "item_half_once": prep,
                                    "items_per_s": ips}
         if n == 10_000:
-            kernel_10k, kernel_10k_cpu = one["median_ms"], one["cpu_median_ms"]
-    if kernel_10k is not None:
+            matcher_10k = matcher
+    if matcher_10k is not None:
         sample = min(naive_sample or (1000 if cfg.quick else 10_000), 10_000)
         items = rng.standard_normal((sample, d_i)).astype(np.float32)
         how = "timed on all 10k" if sample == 10_000 else f"timed on {sample} items, extrapolated linearly"
-        _log(f"matcher: naive loop over {sample} items ({how})")
-        loop = time_calls(lambda: naive_recommend(net, profile[0], ufeat[0], items, device=dev), warmup=0,
-                          repeats=2 if cfg.quick else 3)
-        naive_10k = loop["median_ms"] * 10_000 / sample
-        ratio = naive_10k / kernel_10k
-        cpu_ratio = loop["cpu_median_ms"] * 10_000 / sample / max(kernel_10k_cpu, 1e-9)
-        rows.append(make_row("matcher.speedup_10k", "matcher 10k: batched vs naive one-call-per-item loop", ratio,
-                             "x", cpu_value=cpu_ratio,
-                             note=f"naive {naive_10k / 1000:.2f} s for 10k ({how}) vs batched "
-                                       f"{kernel_10k:.1f} ms"))
-        details["naive"] = {"sample_items": sample, "sample_stats": loop, "extrapolated_10k_ms": naive_10k,
-                            "ratio": ratio, "cpu_time_ratio": cpu_ratio}
+        _log(f"matcher: naive loop over {sample} items ({how}), paired with batched calls")
+        details["naive"] = _paired_speedup(
+            lambda: naive_recommend(net, profile[0], ufeat[0], items, device=dev),
+            lambda: matcher_10k.score_profiles(profile, user_features=ufeat),
+            scale=10_000 / sample, pairs=2 if cfg.quick else 3)
+        details["naive"]["sample_items"] = sample
+        naive = details["naive"]
+        rows.append(make_row("matcher.speedup_10k", "matcher 10k: batched vs naive one-call-per-item loop",
+                             naive["ratio"], "x", cpu_value=naive["cpu_time_ratio"],
+                             note=f"naive {naive['extrapolated_10k_ms'] / 1000:.2f} s for 10k ({how}) vs batched "
+                                  f"{naive['batched_ms']:.1f} ms; median of {len(naive['pair_ratios'])} paired "
+                                  f"ratios {', '.join(f'{r:.0f}' for r in naive['pair_ratios'])}x"))
     return {"rows": rows, "details": details}
 
 

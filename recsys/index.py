@@ -529,7 +529,9 @@ class HNSWIndex(VectorIndex):
         """FAISS under an OpenMP thread count: ``threads`` for builds and batches, 1 for a
         handful of queries (an OpenMP team for one query only adds wake-up latency, measured
         0.1 ms -> 7-15 ms per query on a busy 2-core machine). The count is restored after:
-        FAISS and torch share one OpenMP runtime, so ``faiss.omp_set_num_threads(1)`` left in
+        with torch imported first, ``faiss.omp_set_num_threads`` resolves to torch's OpenMP
+        runtime (``libgomp.so.1``; threadpoolctl shows the libgomp bundled with faiss-cpu
+        unchanged and ``torch.get_num_threads()`` 1 after the call), so a count of 1 left in
         place made every later torch call single-threaded (the matcher ran at 3.8 instead of
         7.2 M items/s after a search in the same process)."""
         import faiss

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,26 @@ def test_bench_matcher_smallest():
     keys = {r["key"] for r in out["rows"]}
     assert {"matcher.items_per_s", "matcher.speedup_10k"} <= keys
     assert out["details"]["naive"]["ratio"] > 1
+
+
+def test_paired_speedup_times_each_slow_call_between_fast_blocks():
+    calls: list[str] = []
+
+    def slow():
+        calls.append("slow")
+        time.sleep(0.02)
+
+    def fast():
+        calls.append("fast")
+        time.sleep(0.001)
+
+    out = bench._paired_speedup(slow, fast, scale=10.0, pairs=2, fast_calls=4)
+    # 11 untimed warm-up calls, then per pair: 4 fast, 1 slow, 4 fast.
+    assert calls == ["fast"] * 11 + (["fast"] * 4 + ["slow"] + ["fast"] * 4) * 2
+    assert len(out["pair_ratios"]) == 2 and out["ratio"] == pytest.approx(sorted(out["pair_ratios"])[0] / 2
+                                                                          + sorted(out["pair_ratios"])[1] / 2)
+    # sleep() only overshoots: 200 ms (scaled) or more against 1 ms or more (loose bounds for a busy CI).
+    assert 5 <= out["ratio"] <= 400 and out["extrapolated_10k_ms"] >= 200
 
 
 def test_naive_recommend_agrees_with_batched():

@@ -224,8 +224,8 @@ def test_default_candidates_is_what_the_bench_measures():
 
 
 def test_hnsw_leaves_torch_threads_alone(data):
-    """FAISS and torch share one OpenMP runtime: a one-query HNSW search runs FAISS on one
-    thread, and must not leave torch (the matcher, the encoders) on one thread after it."""
+    """``faiss.omp_set_num_threads`` reaches torch's OpenMP runtime: a one-query HNSW search runs
+    FAISS on one thread, and must not leave torch (the matcher, the encoders) on one thread."""
     torch = pytest.importorskip("torch")
     x, q = data
     before = torch.get_num_threads()

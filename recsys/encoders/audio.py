@@ -41,6 +41,7 @@ import numpy as np
 from ..device import get_device
 from ..errors import ConfigError, RecsysError
 from ..paths import cache_dir
+from .per_device import PerDevice
 
 __all__ = [
     "SAMPLE_RATE",
@@ -453,21 +454,10 @@ class AudioEncoder:
         return [(self.class_names[i], float(mean[i])) for i in np.argsort(-mean)[:k]]
 
 
-_ENCODERS: dict[str, AudioEncoder] = {}
-_ENCODERS_LOCK = threading.Lock()
+_ENCODERS: PerDevice[AudioEncoder] = PerDevice(lambda device: AudioEncoder(device=device))
 
 
 def get_audio_encoder(device: str | None = None) -> AudioEncoder:
-    """The process-wide ``AudioEncoder`` for ``device`` (None: ``recsys.device.get_device()``).
-
-    Created once under a lock, so concurrent sessions (e.g. Streamlit threads) share one session.
-    """
-    resolved = get_device(device)
-    encoder = _ENCODERS.get(resolved)
-    if encoder is None:
-        with _ENCODERS_LOCK:
-            encoder = _ENCODERS.get(resolved)
-            if encoder is None:
-                encoder = AudioEncoder(device=resolved)
-                _ENCODERS[resolved] = encoder
-    return encoder
+    """The process-wide ``AudioEncoder`` for ``device`` (None: ``recsys.device.get_device()``),
+    loaded once and shared by every session (``PerDevice``)."""
+    return _ENCODERS.get(device)

@@ -17,7 +17,6 @@ Usage::
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -28,6 +27,7 @@ from torch import nn
 
 from ..device import get_device
 from ..errors import ConfigError, RecsysError
+from .per_device import PerDevice
 
 __all__ = [
     "IMAGE_SIZE",
@@ -299,21 +299,10 @@ class ImageEncoder:
         return [[(self.class_names[j], float(row[j])) for j in cols] for row, cols in zip(probs, idx)]
 
 
-_ENCODERS: dict[str, ImageEncoder] = {}
-_ENCODERS_LOCK = threading.Lock()
+_ENCODERS: PerDevice[ImageEncoder] = PerDevice(lambda device: ImageEncoder(device=device))
 
 
 def get_image_encoder(device: str | None = None) -> ImageEncoder:
-    """The process-wide ``ImageEncoder`` for ``device`` (None: ``recsys.device.get_device()``).
-
-    Created once under a lock, so concurrent sessions (e.g. Streamlit threads) share one model.
-    """
-    resolved = get_device(device)
-    encoder = _ENCODERS.get(resolved)
-    if encoder is None:
-        with _ENCODERS_LOCK:
-            encoder = _ENCODERS.get(resolved)
-            if encoder is None:
-                encoder = ImageEncoder(device=resolved)
-                _ENCODERS[resolved] = encoder
-    return encoder
+    """The process-wide ``ImageEncoder`` for ``device`` (None: ``recsys.device.get_device()``),
+    loaded once and shared by every session (``PerDevice``)."""
+    return _ENCODERS.get(device)

