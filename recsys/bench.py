@@ -1043,9 +1043,9 @@ def _paired_speedup(slow: Callable[[], object], fast: Callable[[], object], *, s
     2 x ``fast_calls`` times; the result is the median over ``pairs``. Why paired: on the
     development VM a steady loop of the same 10k-item matcher call moves between 1.4 and 2.8 ms
     in phases of a few seconds (no steal time reported; the host's other load), so timing the two
-    sides tens of seconds apart let one land in a fast phase and the other in a slow one (two full
-    runs of the same code: 193x and 205x). Returns the wall and CPU-time ratios, the ratio of each
-    pair and both sides' times (ms, ``slow`` scaled).
+    sides tens of seconds apart let one land in a fast phase and the other in a slow one. Returns
+    the wall and CPU-time ratios, the ratio of each pair and both sides' times (ms, ``slow``
+    scaled).
     """
     def timed_fast() -> tuple[list[float], list[float]]:
         wall, cpu = [], []
