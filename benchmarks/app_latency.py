@@ -30,10 +30,11 @@ import sys
 import tempfile
 import time
 import urllib.request
-from fractions import Fraction
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # run as a script: make the library importable
+    sys.path.insert(0, str(REPO_ROOT))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
@@ -181,39 +182,20 @@ def save_screenshot(page, path: Path, *, width: int = 1100, colors: int = 160) -
 
 def make_clip(path: Path, *, seconds: float = 30.0, size=(640, 360), fps: int = 25) -> Path:
     """A clip with moving colour fields and a chord (H.264/AAC in MP4) for upload tests."""
-    import av
     import numpy as np
+
+    from recsys.av_writer import write_av
 
     w, h = size
     yy, xx = np.mgrid[0:h, 0:w]
+    frames = (np.stack([(127 + 120 * np.sin(xx / 40 + t)), (127 + 120 * np.sin(yy / 30 - 0.7 * t)),
+                        np.full_like(xx, 90 + 60 * np.sin(t / 3), dtype=float)], -1).astype(np.uint8)
+              for t in np.arange(int(seconds * fps)) / fps)
     sr = 48000
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=fps)
-        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-        vs.options = {"preset": "ultrafast", "crf": "30"}
-        aus = out.add_stream("aac", rate=sr)
-        aus.layout = "mono"
-        n = int(seconds * fps)
-        for i in range(n):
-            t = i / fps
-            img = np.stack([(127 + 120 * np.sin(xx / 40 + t)), (127 + 120 * np.sin(yy / 30 - 0.7 * t)),
-                            np.full_like(xx, 90 + 60 * np.sin(t / 3), dtype=float)], -1).astype(np.uint8)
-            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-            frame.pts, frame.time_base = i, Fraction(1, fps)
-            for pkt in vs.encode(frame):
-                out.mux(pkt)
-        for pkt in vs.encode():
-            out.mux(pkt)
-        t = np.arange(int(seconds * sr)) / sr
-        y = (0.2 * (np.sin(2 * np.pi * 220 * t) + np.sin(2 * np.pi * 277 * t) + np.sin(2 * np.pi * 330 * t))
+    t = np.arange(int(seconds * sr)) / sr
+    chord = (0.2 * (np.sin(2 * np.pi * 220 * t) + np.sin(2 * np.pi * 277 * t) + np.sin(2 * np.pi * 330 * t))
              * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t))).astype(np.float32)
-        for i in range(0, y.size, 1024):
-            af = av.AudioFrame.from_ndarray(y[None, i:i + 1024].copy(), format="fltp", layout="mono")
-            af.sample_rate, af.pts, af.time_base = sr, i, Fraction(1, sr)
-            for pkt in aus.encode(af):
-                out.mux(pkt)
-        for pkt in aus.encode():
-            out.mux(pkt)
+    write_av(str(path), frames=frames, fps=fps, video_options={"preset": "ultrafast", "crf": "30"}, audio=chord, sr=sr)
     return path
 
 

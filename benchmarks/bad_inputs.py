@@ -46,6 +46,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from recsys.errors import (CorruptMediaError, EmptyMediaError, MediaError,  # noqa: E402
                            MediaTimeoutError, MediaTooLargeError, NoUsableStreamError,
                            UnsupportedMediaError)
+from recsys.av_writer import write_av  # noqa: E402
 from recsys.media import DEFAULT_LIMITS, MediaLimits, decode  # noqa: E402
 
 SR = 16000
@@ -88,82 +89,27 @@ def av_bytes(fmt: str, *, frames: np.ndarray | None = None, fps: int = 10, vcode
              audio: np.ndarray | None = None, acodec: str = "aac", sr: int = 48000,
              options: dict | None = None, vopts: dict | None = None) -> bytes:
     """Encode video frames and/or mono audio into container ``fmt`` with PyAV, in memory."""
-    import av
-
+    streams = dict(frames=frames, fps=fps, vcodec=vcodec, video_options=vopts, audio=audio, acodec=acodec, sr=sr,
+                   container_options=options)
     if options and "faststart" in options.get("movflags", ""):
         # faststart rewrites the file to move the index to the front: it needs a real file.
         fd, tmp = tempfile.mkstemp(suffix=".mp4")
         os.close(fd)
         try:
-            av_to(tmp, fmt, frames, fps, vcodec, audio, acodec, sr, options, vopts)
+            write_av(tmp, fmt=fmt, **streams)
             return Path(tmp).read_bytes()
         finally:
             os.unlink(tmp)
     buf = io.BytesIO()
-    av_to(buf, fmt, frames, fps, vcodec, audio, acodec, sr, options, vopts)
+    write_av(buf, fmt=fmt, **streams)
     return buf.getvalue()
-
-
-def av_to(target, fmt, frames, fps, vcodec, audio, acodec, sr, options, vopts) -> None:
-    import av
-
-    with av.open(target, "w", format=fmt, options=options or {}) as out:
-        vs = as_ = None
-        if frames is not None:
-            vs = out.add_stream(vcodec, rate=fps, options=vopts or {})
-            vs.width, vs.height = frames.shape[2], frames.shape[1]
-            vs.pix_fmt = "yuvj420p" if vcodec == "mjpeg" else "yuv420p"
-            if vcodec == "libvpx-vp9":
-                vs.options = {"deadline": "realtime", "cpu-used": "8"}
-        if audio is not None:
-            as_ = out.add_stream(acodec, rate=sr)
-            as_.layout = "mono"
-        out.start_encoding()  # writes the header even when no packet follows (0-frame clips)
-        if vs is not None:
-            for i, f in enumerate(frames):
-                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
-                vf.pts, vf.time_base = i, Fraction(1, fps)
-                for pkt in vs.encode(vf):
-                    out.mux(pkt)
-            for pkt in vs.encode():
-                out.mux(pkt)
-        if as_ is not None:
-            step = 1024
-            for i in range(0, len(audio), step):
-                chunk = np.ascontiguousarray(audio[None, i:i + step].astype(np.float32))
-                af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
-                af.sample_rate, af.pts, af.time_base = sr, i, Fraction(1, sr)
-                for pkt in as_.encode(af):
-                    out.mux(pkt)
-            for pkt in as_.encode():
-                out.mux(pkt)
 
 
 def offset_clip(fmt: str, offset_s: float, seconds: float = 40.0, fps: int = 10) -> bytes:
     """H.264 + AAC whose timestamps start at ``offset_s`` (a capture, or a cut that kept them)."""
-    import av
-
     buf = io.BytesIO()
-    with av.open(buf, "w", format=fmt) as out:
-        vs = out.add_stream("libx264", rate=fps)
-        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        as_ = out.add_stream("aac", rate=48000)
-        as_.layout = "mono"
-        for i, f in enumerate(frames_of(int(seconds * fps), 64, 48)):
-            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
-            vf.pts, vf.time_base = i + int(offset_s * fps), Fraction(1, fps)
-            for pkt in vs.encode(vf):
-                out.mux(pkt)
-        for pkt in vs.encode():
-            out.mux(pkt)
-        y = tone(seconds, sr=48000)
-        for i in range(0, y.size, 1024):
-            af = av.AudioFrame.from_ndarray(y[None, i:i + 1024].copy(), format="fltp", layout="mono")
-            af.sample_rate, af.pts, af.time_base = 48000, i + int(offset_s * 48000), Fraction(1, 48000)
-            for pkt in as_.encode(af):
-                out.mux(pkt)
-        for pkt in as_.encode():
-            out.mux(pkt)
+    write_av(buf, fmt=fmt, frames=frames_of(int(seconds * fps), 64, 48), fps=fps, audio=tone(seconds, sr=48000),
+             start_s=offset_s)
     return buf.getvalue()
 
 

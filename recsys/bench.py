@@ -41,7 +41,6 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
@@ -483,50 +482,20 @@ def synth_music(seconds: float, *, sr: int = 44100, bpm: float = 112.0, key: int
 
 
 def write_audio(path: Path, y: np.ndarray, sr: int) -> Path:
-    """(n, 2) float32 -> AAC in an .m4a (or Opus in .ogg/.opus) with PyAV; atomic."""
-    import av
+    """(n, 2) float32 at ``sr`` Hz -> AAC in ``path`` (an .m4a); atomic."""
+    from .av_writer import write_av
 
-    codec = {".ogg": "libopus", ".opus": "libopus"}.get(path.suffix.lower(), "aac")
-    rate = 48000 if codec == "libopus" else sr
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    with av.open(str(tmp), "w") as out:
-        _mux_audio(out, codec, y, sr if rate == sr else rate)
+    write_av(str(tmp), audio=y, sr=sr, acodec="aac")
     os.replace(tmp, path)
     return path
-
-
-def _mux_audio(out, codec: str, y: np.ndarray, sr: int) -> None:
-    stream = _add_audio_stream(out, codec, sr)
-    _encode_audio(out, stream, y, sr, 0, len(y))
-    for pkt in stream.encode():
-        out.mux(pkt)
-
-
-def _add_audio_stream(out, codec: str, sr: int):
-    stream = out.add_stream(codec, rate=sr)
-    stream.layout = "stereo"
-    return stream
-
-
-def _encode_audio(out, stream, y: np.ndarray, sr: int, start: int, stop: int, step: int = 1024) -> None:
-    """Encode samples [start, stop) of (n, 2) ``y`` in ``step``-sample frames (start % step == 0)."""
-    import av
-
-    for i in range(start, min(stop, len(y)), step):
-        chunk = np.ascontiguousarray(y[i:i + step].T.astype(np.float32))
-        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
-        frame.sample_rate = sr
-        frame.pts = i
-        frame.time_base = Fraction(1, sr)
-        for pkt in stream.encode(frame):
-            out.mux(pkt)
 
 
 def write_video(path: Path, *, seconds: float = 30.0, size: tuple[int, int] = (1280, 720), fps: int = 24,
                 seed: int = 0) -> Path:
     """A deterministic H.264/AAC MP4: drifting colour gradients, moving shapes, a scrolling
     texture, a scene cut every 6 s, and a :func:`synth_music` soundtrack (48 kHz stereo)."""
-    import av
+    from .av_writer import write_av
 
     w, h = size
     rng = np.random.default_rng(seed)
@@ -536,15 +505,9 @@ def write_video(path: Path, *, seconds: float = 30.0, size: tuple[int, int] = (1
     palettes = rng.random((int(seconds // 6) + 2, 2, 3)).astype(np.float32) * 255
     shapes = rng.random((int(seconds // 6) + 2, 4, 5)).astype(np.float32)   # x, y, r, vx, vy
     audio = synth_music(seconds, sr=48000, bpm=100, key=5, seed=seed + 1)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    with av.open(str(tmp), "w") as out:
-        vs = out.add_stream("libx264", rate=fps)
-        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-        vs.options = {"preset": "veryfast", "crf": "23"}
-        aus = _add_audio_stream(out, "aac", 48000)
-        n_frames = int(seconds * fps)
-        a_done = 0
-        for i in range(n_frames):
+
+    def frames():  # one at a time: 720 frames of 1280x720 would hold 2 GB
+        for i in range(int(seconds * fps)):
             t = i / fps
             scene = int(t // 6)
             a, b = palettes[scene]
@@ -561,20 +524,11 @@ def write_video(path: Path, *, seconds: float = 30.0, size: tuple[int, int] = (1
                 if y_hi > y_lo and x_hi > x_lo:
                     sub = (xx[y_lo:y_hi, x_lo:x_hi] - cx) ** 2 + (yy[y_lo:y_hi, x_lo:x_hi] - cy) ** 2 < rad ** 2
                     frame[y_lo:y_hi, x_lo:x_hi][sub] = 255 - frame[y_lo:y_hi, x_lo:x_hi][sub]
-            img = np.clip(frame, 0, 255).astype(np.uint8)
-            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
-            vf.time_base = Fraction(1, fps)
-            for pkt in vs.encode(vf):
-                out.mux(pkt)
-            a_next = ((i + 1) * 48000 // fps) // 1024 * 1024      # interleave the soundtrack
-            _encode_audio(out, aus, audio, 48000, a_done, a_next)
-            a_done = max(a_done, a_next)
-        for pkt in vs.encode():
-            out.mux(pkt)
-        _encode_audio(out, aus, audio, 48000, a_done, len(audio))
-        for pkt in aus.encode():
-            out.mux(pkt)
+            yield np.clip(frame, 0, 255).astype(np.uint8)
+
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    write_av(str(tmp), frames=frames(), fps=fps, video_options={"preset": "veryfast", "crf": "23"},
+             audio=audio, sr=48000)
     os.replace(tmp, path)
     return path
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from recsys.av_writer import write_av  # noqa: E402
 from recsys.paths import SHARED_MEDIA_DIR  # noqa: E402
 
 SR = 16000
@@ -47,41 +47,10 @@ def write_video(path: Path, frames: np.ndarray, *, fps: int = 10, audio: np.ndar
                 sr: int = 48000, codec: str | None = None) -> Path:
     """Encode (n, H, W, 3) uint8 frames (and optional mono audio) with PyAV: MP4 -> H.264/AAC,
     WebM -> VP9/Opus, MKV -> H.264, AVI -> MPEG-4 Part 2."""
-    import av
-
     ext = path.suffix.lower()
     vcodec = codec or {".webm": "libvpx-vp9", ".avi": "mpeg4"}.get(ext, "libx264")
     acodec = {".webm": "libopus", ".avi": "mp3"}.get(ext, "aac")
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream(vcodec, rate=fps)
-        vs.width, vs.height, vs.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
-        if vcodec == "libvpx-vp9":
-            vs.options = {"deadline": "realtime", "cpu-used": "8"}
-        as_ = None
-        if audio is not None:
-            as_ = out.add_stream(acodec, rate=sr)
-            as_.layout = "mono"
-        for i, f in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
-            frame.pts = i
-            frame.time_base = Fraction(1, fps)
-            for pkt in vs.encode(frame):
-                out.mux(pkt)
-        for pkt in vs.encode():
-            out.mux(pkt)
-        if as_ is not None:
-            fmt = "fltp"
-            step = 1024
-            for i in range(0, len(audio), step):
-                chunk = audio[i:i + step].astype(np.float32)[None, :]
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format=fmt, layout="mono")
-                af.sample_rate = sr
-                af.pts = i
-                af.time_base = Fraction(1, sr)
-                for pkt in as_.encode(af):
-                    out.mux(pkt)
-            for pkt in as_.encode():
-                out.mux(pkt)
+    write_av(str(path), frames=frames, fps=fps, vcodec=vcodec, audio=audio, sr=sr, acodec=acodec)
     return path
 
 

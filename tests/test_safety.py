@@ -11,13 +11,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import SR, moving_square_frames, tone, write_video, write_wav
+from recsys.av_writer import write_av
 from recsys.errors import (CorruptMediaError, MediaError, MediaTimeoutError, MediaTooLargeError,
                            UnsupportedMediaError)
 from recsys.media import MediaLimits, decode
@@ -328,36 +328,16 @@ def test_a_stream_without_decoder_is_unsupported_not_an_attribute_error():
 def _encode(fmt: str, *, n: int = 60, fps: int = 10, offset_s: float = 0.0, audio: bool = True,
             options: dict | None = None) -> bytes:
     """H.264 (+ AAC) in ``fmt``, timestamps from ``offset_s``; faststart MP4 goes through a file."""
-    import av
-
-    target = tempfile.mktemp(suffix=".bin") if options else io.BytesIO()
-    with av.open(target, "w", format=fmt, options=options or {}) as out:
-        vs = out.add_stream("libx264", rate=fps)
-        vs.width, vs.height, vs.pix_fmt = 64, 48, "yuv420p"
-        as_ = out.add_stream("aac", rate=48000) if audio else None
-        if as_ is not None:
-            as_.layout = "mono"
-        for i, f in enumerate(moving_square_frames(n=n, size=(64, 48))):
-            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
-            vf.pts, vf.time_base = i + int(offset_s * fps), Fraction(1, fps)
-            for pkt in vs.encode(vf):
-                out.mux(pkt)
-        for pkt in vs.encode():
-            out.mux(pkt)
-        if as_ is not None:
-            y = tone(330, seconds=n / fps, sr=48000)
-            for i in range(0, y.size, 1024):
-                af = av.AudioFrame.from_ndarray(y[None, i:i + 1024].copy(), format="fltp", layout="mono")
-                af.sample_rate, af.pts, af.time_base = 48000, i + int(offset_s * 48000), Fraction(1, 48000)
-                for pkt in as_.encode(af):
-                    out.mux(pkt)
-            for pkt in as_.encode():
-                out.mux(pkt)
-    if options:
-        data = Path(target).read_bytes()
-        os.unlink(target)
-        return data
-    return target.getvalue()
+    streams = dict(fmt=fmt, frames=moving_square_frames(n=n, size=(64, 48)), fps=fps, start_s=offset_s,
+                   audio=tone(330, seconds=n / fps, sr=48000) if audio else None, container_options=options)
+    if options:  # faststart rewrites the file to move the index to the front: it needs a real file
+        with tempfile.TemporaryDirectory() as folder:
+            path = str(Path(folder) / "clip.bin")
+            write_av(path, **streams)
+            return Path(path).read_bytes()
+    buf = io.BytesIO()
+    write_av(buf, **streams)
+    return buf.getvalue()
 
 
 def test_truncated_faststart_mp4_webm_and_ogg_are_corrupt_not_silently_short(tmp_path):
