@@ -89,19 +89,9 @@ def av_bytes(fmt: str, *, frames: np.ndarray | None = None, fps: int = 10, vcode
              audio: np.ndarray | None = None, acodec: str = "aac", sr: int = 48000,
              options: dict | None = None, vopts: dict | None = None) -> bytes:
     """Encode video frames and/or mono audio into container ``fmt`` with PyAV, in memory."""
-    streams = dict(frames=frames, fps=fps, vcodec=vcodec, video_options=vopts, audio=audio, acodec=acodec, sr=sr,
-                   container_options=options)
-    if options and "faststart" in options.get("movflags", ""):
-        # faststart rewrites the file to move the index to the front: it needs a real file.
-        fd, tmp = tempfile.mkstemp(suffix=".mp4")
-        os.close(fd)
-        try:
-            write_av(tmp, fmt=fmt, **streams)
-            return Path(tmp).read_bytes()
-        finally:
-            os.unlink(tmp)
     buf = io.BytesIO()
-    write_av(buf, fmt=fmt, **streams)
+    write_av(buf, fmt=fmt, frames=frames, fps=fps, vcodec=vcodec, video_options=vopts, audio=audio, acodec=acodec,
+             sr=sr, container_options=options)
     return buf.getvalue()
 
 

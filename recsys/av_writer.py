@@ -6,6 +6,9 @@ For generated media: the bench's clips (:mod:`recsys.bench`), the hostile and up
 """
 from __future__ import annotations
 
+import itertools
+import os
+import tempfile
 from fractions import Fraction
 from typing import BinaryIO, Iterable
 
@@ -31,7 +34,8 @@ def write_av(target: str | BinaryIO, *, frames: np.ndarray | Iterable[np.ndarray
     ``audio``: float32 in [-1, 1] at ``sr`` Hz, (n,) mono or (n, 2) stereo; None: no audio
     stream. ``start_s``: time stamp of the first frame and sample, in seconds (a capture whose
     clock did not start at zero). ``container_options`` go to the muxer (e.g. ``{"movflags":
-    "+faststart"}``, which needs a path), ``video_options`` to the video encoder (e.g.
+    "+faststart"}``; for a file object that one goes through a private temporary file),
+    ``video_options`` to the video encoder (e.g.
     ``{"preset": "veryfast", "crf": "23"}``).
 
     Audio is interleaved with the video: after each frame, the samples up to that frame's end
@@ -45,16 +49,25 @@ def write_av(target: str | BinaryIO, *, frames: np.ndarray | Iterable[np.ndarray
         channels = 1 if audio.ndim == 1 else audio.shape[1]
         if channels not in _LAYOUTS:
             raise ConfigError(f"audio must be (n,) or (n, 2), got shape {audio.shape}")
-    first, rest = None, iter(())
     if frames is not None and hasattr(frames, "shape"):
         height, width = frames.shape[1], frames.shape[2]
-        rest = iter(frames)
-    elif frames is not None:
+    elif frames is not None:  # an iterable: its first frame gives the size
         rest = iter(frames)
         first = next(rest, None)
         if first is None:
             raise ConfigError("frames: an empty iterable has no frame size; pass a (0, H, W, 3) array")
         height, width = first.shape[:2]
+        frames = itertools.chain([first], rest)
+    if not isinstance(target, (str, os.PathLike)) and "faststart" in (container_options or {}).get("movflags", ""):
+        # faststart rewrites the finished file to move the index to the front: it needs a real file.
+        with tempfile.TemporaryDirectory(prefix="recsys-av-") as folder:
+            path = os.path.join(folder, "clip")
+            write_av(path, frames=frames, fps=fps, vcodec=vcodec, video_options=video_options, audio=audio, sr=sr,
+                     acodec=acodec, fmt=fmt, container_options=container_options, start_s=start_s,
+                     audio_step=audio_step)
+            with open(path, "rb") as fh:
+                target.write(fh.read())
+        return
     with av.open(target, "w", format=fmt, options=container_options or {}) as out:
         video = sound = None
         if frames is not None:
@@ -82,7 +95,7 @@ def write_av(target: str | BinaryIO, *, frames: np.ndarray | Iterable[np.ndarray
             done = max(done, min(stop, len(audio)))
 
         if video is not None:
-            for i, img in enumerate(rest if first is None else _chain(first, rest)):
+            for i, img in enumerate(frames):
                 vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
                 vf.pts, vf.time_base = i + offset_frames, Fraction(1, fps)
                 for pkt in video.encode(vf):
@@ -95,8 +108,3 @@ def write_av(target: str | BinaryIO, *, frames: np.ndarray | Iterable[np.ndarray
             encode_audio(len(audio))
             for pkt in sound.encode():
                 out.mux(pkt)
-
-
-def _chain(first: np.ndarray, rest):
-    yield first
-    yield from rest

@@ -106,17 +106,22 @@ def summarize(wall_s: list[float], cpu_s: list[float] | None = None) -> dict:
     return out
 
 
-def time_calls(fn: Callable[[], object], *, warmup: int = 1, repeats: int = 5) -> dict:
-    """Run ``fn`` ``warmup`` times untimed, then ``repeats`` timed times; :func:`summarize`."""
-    for _ in range(warmup):
-        fn()
+def timed_runs(fn: Callable[[], object], repeats: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of ``repeats`` (at least 1) calls of ``fn``."""
     wall, cpu = [], []
     for _ in range(max(1, repeats)):
         c0, t0 = time.process_time(), time.perf_counter()
         fn()
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    return summarize(wall, cpu)
+    return wall, cpu
+
+
+def time_calls(fn: Callable[[], object], *, warmup: int = 1, repeats: int = 5) -> dict:
+    """Run ``fn`` ``warmup`` times untimed, then ``repeats`` timed times; :func:`summarize`."""
+    for _ in range(warmup):
+        fn()
+    return summarize(*timed_runs(fn, repeats))
 
 
 def time_each(fn: Callable[[object], object], args, *, warmup: int = 3) -> dict:
@@ -1001,21 +1006,13 @@ def _paired_speedup(slow: Callable[[], object], fast: Callable[[], object], *, s
     the wall and CPU-time ratios, the ratio of each pair and both sides' times (ms, ``slow``
     scaled).
     """
-    def timed_fast() -> tuple[list[float], list[float]]:
-        wall, cpu = [], []
-        for _ in range(fast_calls):
-            c0, t0 = time.process_time(), time.perf_counter()
-            fast()
-            wall.append(time.perf_counter() - t0)
-            cpu.append(time.process_time() - c0)
-        return wall, cpu
-
-    time_calls(fast, warmup=10, repeats=1)
+    for _ in range(11):  # warm-up
+        fast()
     ratios, cpu_ratios, slow_ms, fast_ms = [], [], [], []
     for _ in range(max(1, pairs)):
-        wall_before, cpu_before = timed_fast()
-        s = time_calls(slow, warmup=0, repeats=1)
-        wall_after, cpu_after = timed_fast()
+        wall_before, cpu_before = timed_runs(fast, fast_calls)
+        s = summarize(*timed_runs(slow, 1))
+        wall_after, cpu_after = timed_runs(fast, fast_calls)
         f = summarize(wall_before + wall_after, cpu_before + cpu_after)
         slow_ms.append(s["median_ms"] * scale)
         fast_ms.append(f["median_ms"])

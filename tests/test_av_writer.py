@@ -81,3 +81,16 @@ def test_zero_frames_still_write_a_header():
 def test_unusable_arguments_are_config_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         write_av(io.BytesIO(), fmt="matroska", **kwargs)
+
+
+def test_faststart_into_a_file_object_puts_the_index_first_and_leaves_no_file(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    buf = io.BytesIO()
+    write_av(buf, fmt="mp4", frames=moving_square_frames(n=20, size=(64, 48)), fps=10,
+             audio=tone(330, seconds=2.0, sr=48000), container_options={"movflags": "+faststart"})
+    data = buf.getvalue()
+    assert 0 <= data.find(b"moov") < data.find(b"mdat"), "faststart: the index comes before the media"
+    assert decode(data, name="fast.mp4").duration_s == pytest.approx(2.0, abs=0.1)
+    assert list(tmp_path.iterdir()) == []
