@@ -33,8 +33,6 @@ import urllib.request
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:  # run as a script: make the library importable
-    sys.path.insert(0, str(REPO_ROOT))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--autoplay-policy=no-user-gesture-required"]
@@ -184,7 +182,7 @@ def make_clip(path: Path, *, seconds: float = 30.0, size=(640, 360), fps: int = 
     """A clip with moving colour fields and a chord (H.264/AAC in MP4) for upload tests."""
     import numpy as np
 
-    from recsys.av_writer import write_av
+    from benchmarks.av_writer import write_av
 
     w, h = size
     yy, xx = np.mgrid[0:h, 0:w]

@@ -22,11 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from recsys.analysis import AnalysisConfig, Analyzer, ClipMetadata  # noqa: E402
+from recsys.analysis.analyzer import AnalysisConfig, Analyzer, ClipMetadata  # noqa: E402
 from recsys.errors import RecsysError  # noqa: E402
-from recsys.features import BLOCK_WEIGHTS, item_vector  # noqa: E402
+from recsys.analysis.item_vector import BLOCK_WEIGHTS, item_vector  # noqa: E402
 from recsys.paths import SHARED_MEDIA_DIR  # noqa: E402
 
 COARSE_RULES = [  # (category, keywords in the `labels` column)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from recsys.user_clips import USER_SOURCE
+from recsys.catalog.user_clips import USER_SOURCE
 from ui import cache, state
 from ui.components import analysis_panel, esc
 

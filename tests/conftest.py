@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from recsys.av_writer import write_av  # noqa: E402
+from benchmarks.av_writer import write_av  # noqa: E402
 from recsys.paths import SHARED_MEDIA_DIR  # noqa: E402
 
 SR = 16000
@@ -93,10 +93,10 @@ def synthetic_catalog(n: int = 40, *, seed: int = 0):
 
     import pandas as pd
 
-    from recsys.catalog import BLOCKS, from_records
-    from recsys.features import block_layout
-    from recsys.understanding import label_names
-    from recsys.users import get_persona
+    from recsys.catalog.catalog import BLOCKS, from_records
+    from recsys.analysis.item_vector import block_layout
+    from recsys.understanding.label_scoring import label_names
+    from recsys.users.personas import get_persona
 
     rng = np.random.default_rng(seed)
     layout = block_layout()

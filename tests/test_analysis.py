@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import click_track, moving_square_frames, tone, white_noise, write_video, write_wav
-from recsys.features import block_layout, vector_dim
+from recsys.analysis.item_vector import block_layout, vector_dim
 
 pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 @pytest.fixture(scope="module")
 def analyzer():
-    from recsys.analysis import AnalysisConfig, Analyzer
+    from recsys.analysis.analyzer import AnalysisConfig, Analyzer
 
     return Analyzer(AnalysisConfig(transcribe="never"))
 
@@ -53,7 +53,7 @@ def test_noise_is_recognised_as_noise(analyzer, tmp_path):
 
 
 def test_text_changes_the_text_block(analyzer, tmp_path):
-    from recsys.analysis import ClipMetadata
+    from recsys.analysis.analyzer import ClipMetadata
 
     path = write_wav(tmp_path / "t.wav", tone(440, seconds=2.0))
     a = analyzer.analyze(path, metadata=ClipMetadata(title="Rain on a tin roof", description="storm at night"))
@@ -119,7 +119,7 @@ def test_transcription_leaves_torch_threads_alone(shared_media):
     how many threads the matcher and the encoders get afterwards."""
     import torch
 
-    from recsys.media import decode
+    from recsys.media.decode import decode
     from recsys.encoders.speech import SpeechTranscriber
 
     before = torch.get_num_threads()

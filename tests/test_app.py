@@ -39,7 +39,7 @@ def _copy_sample_catalog(data_dir: Path) -> None:
     """Put the built sample catalog (it lives in the data folder) into ``data_dir``."""
     if os.environ.get("RECSYS_CATALOG_DIR"):
         return
-    from recsys.catalog import load_or_build_sample_catalog, sample_catalog_dir
+    from recsys.catalog.catalog import load_or_build_sample_catalog, sample_catalog_dir
 
     load_or_build_sample_catalog()  # with the real data folder: built once, then loaded
     shutil.copytree(sample_catalog_dir(), data_dir / "catalogs" / "sample")
@@ -171,7 +171,7 @@ def test_personas_page_and_feedback_updates_profile():
 # --- Persistence: profiles and saved ratings ------------------------------------------------------
 
 def _open_store():
-    from recsys.store import DB_NAME, Store
+    from recsys.catalog.store import DB_NAME, Store
 
     return Store(Path(os.environ["RECSYS_DATA_DIR"]) / DB_NAME)
 
@@ -317,7 +317,7 @@ def test_catalog_page_filters():
 
 
 def test_a_clip_added_on_discover_joins_the_catalog_for_everyone(clip_bytes, monkeypatch, tmp_path):
-    from recsys.user_clips import USER_SOURCE
+    from recsys.catalog.user_clips import USER_SOURCE
     from ui import cache
 
     data = tmp_path / "data"  # its own store: the other tests keep the built catalog only
@@ -380,7 +380,7 @@ def test_the_upload_limit_matches_the_server_config():
 
     config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
     assert cache.UPLOAD_MAX_MB == config["server"]["maxUploadSize"] == 200
-    from recsys.media import DEFAULT_LIMITS
+    from recsys.media.decode import DEFAULT_LIMITS
 
     assert cache.upload_limits(DEFAULT_LIMITS).max_bytes == 200 * 2**20 < DEFAULT_LIMITS.max_bytes
     at = _app()
@@ -411,7 +411,7 @@ def test_evaluation_without_report_says_how(monkeypatch, tmp_path):
 
 
 def test_evaluation_shows_last_report(monkeypatch, tmp_path):
-    from recsys.evaluate import write_report
+    from recsys.evaluation.evaluate import write_report
 
     metrics = {f"{m}@10": v for m, v in (("ndcg", 0.3), ("recall", 0.4), ("precision", 0.1), ("map", 0.2),
                                          ("mrr", 0.3), ("hit_rate", 0.6), ("coverage", 0.5), ("diversity", 0.4))}

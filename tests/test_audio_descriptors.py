@@ -1,11 +1,11 @@
-"""recsys.audio_descriptors on generated audio with known answers."""
+"""recsys.media.audio_descriptors on generated audio with known answers."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from conftest import SR, click_track, tone, white_noise
-from recsys.audio_descriptors import describe_audio, estimate_key
+from recsys.media.audio_descriptors import describe_audio, estimate_key
 
 
 @pytest.mark.parametrize("bpm", [70, 90, 110, 120, 135, 150, 170])

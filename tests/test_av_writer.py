@@ -1,4 +1,4 @@
-"""recsys.av_writer.write_av: the one PyAV writer behind the bench's, benchmarks' and tests' clips."""
+"""benchmarks.av_writer.write_av: the one PyAV writer behind the bench's, benchmarks' and tests' clips."""
 from __future__ import annotations
 
 import io
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import moving_square_frames, tone
-from recsys.av_writer import write_av
+from benchmarks.av_writer import write_av
 from recsys.errors import ConfigError
-from recsys.media import decode
+from recsys.media.decode import decode
 
 
 def _packets(data: bytes) -> list[tuple[str, float]]:

@@ -1,4 +1,4 @@
-"""recsys.bench: the smallest configuration of a few bench functions returns sane structures.
+"""benchmarks.bench: the smallest configuration of a few bench functions returns sane structures.
 
 The whole bench is not run here (``python -m recsys bench --quick`` does that); model-loading
 parts are marked slow.
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recsys import bench
+from benchmarks import bench
 from recsys.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

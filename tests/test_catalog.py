@@ -1,4 +1,4 @@
-"""recsys.catalog: manifests, save/load round trip, and a real build whose cache skips unchanged clips."""
+"""recsys.catalog.catalog: manifests, save/load round trip, and a real build whose cache skips unchanged clips."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from conftest import synthetic_catalog, tone, white_noise, write_wav
-from recsys.catalog import Catalog, build_catalog, read_manifest
+from recsys.catalog.catalog import Catalog, build_catalog, read_manifest
 from recsys.errors import RecsysError, UnknownIdError
 
 
@@ -63,7 +63,7 @@ def test_real_build_reuses_cached_features(tmp_path, monkeypatch):
 
 
 def test_vector_index_is_persisted_with_the_catalog_and_reused(tmp_path, monkeypatch):
-    import recsys.index as index_mod
+    import recsys.catalog.index as index_mod
 
     cat = synthetic_catalog(30)
     folder = cat.save(tmp_path / "c")
@@ -96,7 +96,7 @@ def test_similar_items_by_index(tmp_path):
 
 
 def test_similar_through_an_approximate_index(monkeypatch):
-    import recsys.index as index_mod
+    import recsys.catalog.index as index_mod
 
     cat = synthetic_catalog(300, seed=3)
     real = index_mod.make_index

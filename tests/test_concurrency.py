@@ -21,10 +21,7 @@ SPEECH = SHARED_MEDIA_DIR / "audio" / "librosa" / "198-209-0000.ogg"
 
 def _clips(tmp_path) -> dict[str, tuple[bytes, str]]:
     """name -> (bytes, title): different kinds, sizes, sounds and titles."""
-    import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from benchmarks.app_latency import make_clip
 
     rng = np.random.default_rng(3)
@@ -48,7 +45,7 @@ def _clips(tmp_path) -> dict[str, tuple[bytes, str]]:
 
 
 def _analyse(analyzer, name: str, data: bytes, title: str):
-    from recsys.analysis import ClipMetadata
+    from recsys.analysis.analyzer import ClipMetadata
 
     return analyzer.analyze(data, name=name, metadata=ClipMetadata(title=title))
 
@@ -73,7 +70,7 @@ def _assert_same(a, b, name: str) -> None:
 
 
 def test_shared_analyzer_is_safe_under_concurrent_sessions(tmp_path):
-    from recsys.analysis import Analyzer
+    from recsys.analysis.analyzer import Analyzer
 
     clips = _clips(tmp_path)
     analyzer = Analyzer()  # the app's: service.analyzer is a default Analyzer shared by every session

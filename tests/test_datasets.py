@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.datasets import DatasetError, load_lastfm, load_movielens, load_recbole
+from recsys.users.datasets import DatasetError, load_lastfm, load_movielens, load_recbole
 from recsys.errors import ConfigError, UnknownIdError
-from recsys.interactions import IdMap, Interactions
+from recsys.users.interactions import IdMap, Interactions
 
 U_ITEM_FLAGS = "|".join(["0"] * 19)
 

@@ -12,8 +12,8 @@ ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r require
 
 
 def test_ray_build_equals_single_process_build(tmp_path, monkeypatch):
-    from recsys.catalog import Catalog, build_catalog
-    from recsys.distributed import build_catalog_ray
+    from recsys.catalog.catalog import Catalog, build_catalog
+    from recsys.catalog.distributed import build_catalog_ray
 
     media = tmp_path / "media"
     media.mkdir()

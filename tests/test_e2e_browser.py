@@ -10,13 +10,11 @@ refreshes the README's committed ones, so a plain test run leaves the working tr
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
 from benchmarks.app_latency import (  # noqa: E402
     CHROMIUM,
     AppServer,

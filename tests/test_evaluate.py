@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys import evaluate as ev
-from recsys.datasets import Dataset
+from recsys.evaluation import evaluate as ev
+from recsys.users.datasets import Dataset
 from recsys.errors import ConfigError
-from recsys.interactions import Interactions
+from recsys.users.interactions import Interactions
 from recsys.models import BPR, EASE, ContentCosine, ItemKNN, Popularity
 
 N_USERS, N_ITEMS, N_GENRES = 120, 60, 3

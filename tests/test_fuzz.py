@@ -1,4 +1,4 @@
-"""Fuzzing: mutated real media through ``recsys.media.decode`` and ``Analyzer.analyze``.
+"""Fuzzing: mutated real media through ``recsys.media.decode.decode`` and ``Analyzer.analyze``.
 
 Seeds are small clips generated here (WAV, FLAC, OGG/Vorbis, MP3, MP4 H.264/AAC, WebM VP9/Opus,
 MKV H.264, MPEG-TS H.264/AAC, AVI MPEG-4/MP3) plus, when ``../shared/media`` is present, a few
@@ -60,13 +60,12 @@ def _worker(mode: str) -> None:
     """Read (name, bytes) requests on stdin; answer one JSON line per request on the real stdout."""
     answer = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)  # anything the library prints goes to stderr, never into the answers
-    sys.path.insert(0, str(ROOT))
     from recsys.errors import MediaError
-    from recsys.media import MediaLimits, decode
+    from recsys.media.decode import MediaLimits, decode
 
     limits = MediaLimits(timeout_s=DECODE_TIMEOUT_S)
     if mode == "analyze":
-        from recsys.analysis import AnalysisConfig, Analyzer
+        from recsys.analysis.analyzer import AnalysisConfig, Analyzer
 
         analyzer = Analyzer(AnalysisConfig(transcribe="never", limits=limits, timeout_s=60.0))
         analyzer.encoders()

@@ -1,14 +1,14 @@
-"""recsys.hybrid + explain + tuning on a synthetic two-cluster catalog with a known answer."""
+"""recsys.serving.hybrid + explain + tuning on a synthetic two-cluster catalog with a known answer."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from conftest import synthetic_catalog
-from recsys.explain import explain
-from recsys.hybrid import HybridRecommender, query_from_history
-from recsys.ranker import COMPONENTS, PRESETS, rank
-from recsys.users import get_persona, simulate_interactions
+from recsys.serving.explain import explain
+from recsys.serving.hybrid import HybridRecommender, query_from_history
+from recsys.serving.ranker import COMPONENTS, PRESETS, rank
+from recsys.users.personas import get_persona, simulate_interactions
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_history_query_recommends_its_own_cluster(fitted):
 
 def test_clip_query_and_kind_filter(fitted):
     cat, _, _, hybrid = fitted
-    from recsys.hybrid import Query
+    from recsys.serving.hybrid import Query
 
     row = 30
     q = Query(label="new clip", content={b: cat.blocks[b][row] for b in cat.blocks},
@@ -66,7 +66,7 @@ def test_explanation_names_shared_labels_nearest_liked_and_components(fitted):
 
 
 def test_tuned_hybrid_on_held_out_users(fitted):
-    from recsys.tuning import HoldoutValidator
+    from recsys.evaluation.tuning import HoldoutValidator
 
     cat, inter, text, _ = fitted
     v = HoldoutValidator(cat, inter, text, seed=0)

@@ -1,4 +1,4 @@
-"""recsys.index: exact and HNSW search, projection, persistence, make_index, bad inputs."""
+"""recsys.catalog.index: exact and HNSW search, projection, persistence, make_index, bad inputs."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from recsys.errors import ConfigError, RecsysError
-from recsys.index import (ExactIndex, HNSWIndex, VectorIndex, fit_projection, load_index, make_index,
+from recsys.catalog.index import (ExactIndex, HNSWIndex, VectorIndex, fit_projection, load_index, make_index,
                           recall_at_k, save_index)
 
 
@@ -209,8 +209,8 @@ def test_load_rejects_options_of_another_kind(data, tmp_path):
 
 
 def test_default_candidates_is_what_the_bench_measures():
-    from recsys.bench import RERANK_CANDIDATES
-    from recsys.index import default_candidates
+    from benchmarks.bench import RERANK_CANDIDATES
+    from recsys.catalog.index import default_candidates
     assert default_candidates(10) == RERANK_CANDIDATES == 100   # measured 0.973 recall@10 at 1M
     assert default_candidates(2000) == 8000 and default_candidates(1) == 100
     x = mixture(500, d=64, seed=5)

@@ -5,13 +5,11 @@ browser test's "no cross-talk" means something.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO_ROOT))
 from benchmarks.app_latency import CHROMIUM  # noqa: E402
 from benchmarks.load_sessions import (  # noqa: E402
     Clip,

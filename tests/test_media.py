@@ -1,4 +1,4 @@
-"""recsys.media: decoding every supported container from paths and bytes, limits, typed errors."""
+"""recsys.media.decode: decoding every supported container from paths and bytes, limits, typed errors."""
 from __future__ import annotations
 
 import io
@@ -10,7 +10,7 @@ import soundfile as sf
 from conftest import SR, moving_square_frames, solid_frames, tone, write_video, write_wav
 from recsys.errors import (CorruptMediaError, EmptyMediaError, MediaError, MediaTooLargeError,
                            UnsupportedMediaError)
-from recsys.media import MediaLimits, analysis_windows, decode
+from recsys.media.decode import MediaLimits, analysis_windows, decode
 
 
 @pytest.mark.parametrize("ext,fmt", [(".wav", "WAV"), (".flac", "FLAC"), (".ogg", "OGG")])

@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.errors import ConfigError
-from recsys.metrics import coverage, hit_rate_at_k, hits, intra_list_diversity, map_at_k, \
+from recsys.evaluation.metrics import coverage, hit_rate_at_k, hits, intra_list_diversity, map_at_k, \
     mrr_at_k, ndcg_at_k, precision_at_k, ranking_metrics, recall_at_k
 
 # User 0: top-3 [1, 2, 3], relevant {2, 5}  -> one hit at rank 2.

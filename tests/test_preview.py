@@ -1,4 +1,4 @@
-"""recsys.preview: originals that browsers play are returned untouched; the rest are converted."""
+"""recsys.media.preview: originals that browsers play are returned untouched; the rest are converted."""
 from __future__ import annotations
 
 import io
@@ -8,7 +8,7 @@ import pytest
 
 from conftest import moving_square_frames, tone, write_video, write_wav
 from recsys.errors import MediaError, MediaTimeoutError
-from recsys.preview import browser_safe
+from recsys.media.preview import browser_safe
 
 
 def _streams(data: bytes) -> tuple[str, dict[str, tuple[str, int, int]], float]:

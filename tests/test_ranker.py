@@ -1,11 +1,11 @@
-"""recsys.ranker: weight parsing, per-query normalisation, fusion, MMR, filters."""
+"""recsys.serving.ranker: weight parsing, per-query normalisation, fusion, MMR, filters."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from recsys.errors import ConfigError
-from recsys.ranker import COMPONENTS, DEFAULT_WEIGHTS, ComponentScores, normalise, parse_weights, rank
+from recsys.serving.ranker import COMPONENTS, DEFAULT_WEIGHTS, ComponentScores, normalise, parse_weights, rank
 
 
 def test_parse_weights():

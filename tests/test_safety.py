@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from conftest import SR, moving_square_frames, tone, write_video, write_wav
-from recsys.av_writer import write_av
+from benchmarks.av_writer import write_av
 from recsys.errors import (CorruptMediaError, MediaError, MediaTimeoutError, MediaTooLargeError,
                            UnsupportedMediaError)
-from recsys.media import MediaLimits, decode
+from recsys.media.decode import MediaLimits, decode
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "recsys"
@@ -224,8 +224,7 @@ with av.open(path, "w") as out:
 
 _PEAK = r"""
 import json, sys
-sys.path.insert(0, sys.argv[1])
-from recsys.media import decode
+from recsys.media.decode import decode
 import av, numpy
 def mb(key):
     return next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith(key + ":"))
@@ -277,8 +276,8 @@ def test_timeout_bounds_a_slow_video_decode(eight_k_clip):
 
 @pytest.mark.slow
 def test_analysis_timeout_stops_between_stages(monkeypatch, tmp_path):
-    from recsys import analysis
-    from recsys.analysis import AnalysisConfig, Analyzer
+    from recsys.analysis import analyzer as analysis
+    from recsys.analysis.analyzer import AnalysisConfig, Analyzer
 
     an = Analyzer(AnalysisConfig(transcribe="never", timeout_s=1.0))
     an.encoders()

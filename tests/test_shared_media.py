@@ -10,7 +10,7 @@ NATURE_THEMES = {"nature", "water", "weather", "animals", "birds"}
 
 @pytest.fixture(scope="module")
 def results(shared_media, shared_catalog):
-    from recsys.analysis import AnalysisConfig, Analyzer, ClipMetadata
+    from recsys.analysis.analyzer import AnalysisConfig, Analyzer, ClipMetadata
 
     analyzer = Analyzer(AnalysisConfig(use_filename_title=False, transcribe="never"))
     return {r.path: analyzer.analyze(shared_media / r.path, metadata=ClipMetadata())

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from recsys.errors import ConfigError
-from recsys.interactions import Interactions
-from recsys.splits import PROTOCOLS, leave_one_out, random_80_10_10, split, stratified_75_25, \
+from recsys.users.interactions import Interactions
+from recsys.evaluation.splits import PROTOCOLS, leave_one_out, random_80_10_10, split, stratified_75_25, \
     temporal
 
 

@@ -1,4 +1,4 @@
-"""recsys.store: SQLite feedback and user clips -- round trips, schema versions, threads, and a
+"""recsys.catalog.store: SQLite feedback and user clips -- round trips, schema versions, threads, and a
 writer killed with SIGKILL mid-stream losing nothing it reported as committed."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from recsys.errors import ConfigError, MediaTooLargeError, RecsysError, UnknownIdError
-from recsys.store import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Store
+from recsys.catalog.store import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -174,8 +174,7 @@ def test_threads_share_one_store(store):
 
 WRITER = r"""
 import sys
-sys.path.insert(0, sys.argv[1])
-from recsys.store import Store
+from recsys.catalog.store import Store
 store = Store(sys.argv[2], synchronous=sys.argv[3])
 i = int(sys.argv[4])
 while True:
@@ -240,7 +239,7 @@ def test_two_processes_write_the_same_file(tmp_path):
     """The CLI and the app may hold the database at once: the busy timeout serialises them."""
     path = tmp_path / "two.sqlite3"
     Store(path).close()
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from recsys.store import Store; "
+    code = ("import sys; from recsys.catalog.store import Store; "
             "s = Store(sys.argv[2]); [s.record_feedback(sys.argv[3], f'i{k}', 1) for k in range(100)]; s.close()")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(ROOT), str(path), f"p{n}"], stderr=subprocess.PIPE,
                               text=True) for n in range(3)]

@@ -1,4 +1,4 @@
-"""recsys.understanding mechanics with a fake text encoder (fast), beside the real-model tests
+"""recsys.understanding.label_scoring mechanics with a fake text encoder (fast), beside the real-model tests
 in test_analysis.py. The fake embeds a text as the normalised bag of its lower-case words, so
 "rain" the AudioSet class and the label that mentions rain really are close."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ import zlib
 import numpy as np
 import pytest
 
-from recsys.audio_descriptors import describe_audio
-from recsys.understanding import (FACETS, Signals, SemanticSpace, label_names, load_vocabulary,
+from recsys.media.audio_descriptors import describe_audio
+from recsys.understanding.label_scoring import (FACETS, Signals, SemanticSpace, label_names, load_vocabulary,
                                   understand)
 from conftest import SR, click_track
 

@@ -1,4 +1,4 @@
-"""recsys.user_clips: the store's clips joined to a built catalog -- rows appended in order, the
+"""recsys.catalog.user_clips: the store's clips joined to a built catalog -- rows appended in order, the
 feature cache reused across restarts, bad clips skipped, and an added clip nobody has interacted
 with still fitted and ranked by the hybrid."""
 from __future__ import annotations
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from conftest import synthetic_catalog, tone, write_wav
-from recsys.catalog import BLOCKS
+from recsys.catalog.catalog import BLOCKS
 from recsys.errors import MediaError
-from recsys.store import Store
-from recsys.user_clips import USER_SOURCE, clip_manifest_row, prime_features, with_user_clips
+from recsys.catalog.store import Store
+from recsys.catalog.user_clips import USER_SOURCE, clip_manifest_row, prime_features, with_user_clips
 
 
 class NoAnalysis:
@@ -129,9 +129,9 @@ def test_manifest_row_never_uses_the_uploaded_name(store):
 
 def test_an_added_clip_nobody_has_seen_is_fitted_and_recommended(tmp_path, base, store, feat_dir):
     """Demo users are simulated on the built catalog; the hybrid is fitted on the extended one."""
-    from recsys.hybrid import HybridRecommender, query_from_history
-    from recsys.ranker import DEFAULT_WEIGHTS, rank
-    from recsys.users import simulate_interactions
+    from recsys.serving.hybrid import HybridRecommender, query_from_history
+    from recsys.serving.ranker import DEFAULT_WEIGHTS, rank
+    from recsys.users.personas import simulate_interactions
 
     forest = list(range(0, 20, 2))  # cluster 0 (Nature Lover's side), audio rows
     cid = _add(store, tmp_path, base, feat_dir, title="Forest dawn", freq=300, rows=forest)
@@ -156,7 +156,7 @@ def test_an_added_clip_nobody_has_seen_is_fitted_and_recommended(tmp_path, base,
 @pytest.mark.slow
 def test_a_clip_without_cached_features_is_analysed_once(tmp_path, base, store, feat_dir):
     """The real pipeline: the first join analyses the stored file, the second loads the cache."""
-    from recsys.analysis import Analyzer
+    from recsys.analysis.analyzer import Analyzer
 
     data = write_wav(tmp_path / "tone.wav", tone(440, seconds=2.0)).read_bytes()
     cid = store.add_clip(data, title="A plain tone", metadata={}, suffix=".wav")

@@ -1,4 +1,4 @@
-"""recsys.users: personas and the documented simulator."""
+"""recsys.users.personas: personas and the documented simulator."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 from conftest import synthetic_catalog
 from recsys.errors import UnknownIdError
-from recsys.users import get_persona, load_personas, persona_seed_items, simulate_interactions
+from recsys.users.personas import get_persona, load_personas, persona_seed_items, simulate_interactions
 
 
 def test_at_least_six_personas_covering_audio_and_video():

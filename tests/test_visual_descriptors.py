@@ -1,12 +1,12 @@
-"""recsys.visual_descriptors on generated video, encoded and decoded for real (MP4 and WebM)."""
+"""recsys.media.visual_descriptors on generated video, encoded and decoded for real (MP4 and WebM)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from conftest import moving_square_frames, solid_frames, write_video
-from recsys.media import decode
-from recsys.visual_descriptors import describe_frames, dominant_colours
+from recsys.media.decode import decode
+from recsys.media.visual_descriptors import describe_frames, dominant_colours
 
 
 def _describe(path):

@@ -3,7 +3,7 @@
 Design: heavy shared objects live in ``st.cache_resource`` and are keyed on a *catalog
 fingerprint* (a short string: the catalog folder plus the modification time of the file that
 defines it, plus the store's clip stamp once people have added clips), never on large arrays,
-which Streamlit would have to hash. The :class:`~recsys.store.Store` (likes, dislikes and added
+which Streamlit would have to hash. The :class:`~recsys.catalog.store.Store` (likes, dislikes and added
 clips, in SQLite) is one shared object too, keyed on its file. Per-item derived data
 (browser previews, decoded frames for display) is cached per ``(fingerprint, item_id)``. Nothing
 derived from an upload is cached here: uploads stay in the session that made them
@@ -37,7 +37,7 @@ UPLOAD_MAX_MB = 200
 
 
 def upload_limits(limits):
-    """``limits`` (a :class:`~recsys.media.MediaLimits`) with ``max_bytes`` = the upload limit."""
+    """``limits`` (a :class:`~recsys.media.decode.MediaLimits`) with ``max_bytes`` = the upload limit."""
     return dataclasses.replace(limits, max_bytes=UPLOAD_MAX_MB * 2**20)
 
 
@@ -45,15 +45,15 @@ def upload_limits(limits):
 
 def store_path() -> Path:
     """``data_dir()/recsys.sqlite3``: ``RECSYS_DATA_DIR`` moves it (tests use a temporary folder)."""
-    from recsys.store import DB_NAME
+    from recsys.catalog.store import DB_NAME
 
     return data_dir() / DB_NAME
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def get_store(path: str):
-    """The :class:`~recsys.store.Store` at ``path``, shared by every session (it is thread-safe)."""
-    from recsys.store import Store
+    """The :class:`~recsys.catalog.store.Store` at ``path``, shared by every session (it is thread-safe)."""
+    from recsys.catalog.store import Store
 
     return Store(path)
 
@@ -107,7 +107,7 @@ def prepare_catalog(progress=None) -> None:
     ``progress(done, total, path)``. A no-op for a catalog given by folder."""
     if catalog_dir():
         return
-    from recsys.catalog import load_or_build_sample_catalog
+    from recsys.catalog.catalog import load_or_build_sample_catalog
 
     with _build_lock:
         load_or_build_sample_catalog(progress=progress)
@@ -115,9 +115,9 @@ def prepare_catalog(progress=None) -> None:
 
 @st.cache_resource(show_spinner="Loading the catalog and fitting the recommender…", max_entries=2)
 def get_service(fp: str):
-    """The shared :class:`~recsys.service.RecsysService` (read-only after loading) over the built
+    """The shared :class:`~recsys.serving.service.RecsysService` (read-only after loading) over the built
     catalog plus the store's added clips."""
-    from recsys.service import load_service
+    from recsys.serving.service import load_service
 
     store, _ = open_store()
     service = load_service(store=store, catalog_dir=catalog_dir())
@@ -157,7 +157,7 @@ def validation_metrics(fp: str, weights: tuple[tuple[str, float], ...]) -> dict 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def get_map(fp: str):
     """The catalog's 2-D map: PCA at once, UMAP fitted in a background thread."""
-    from recsys.embedding_map import BackgroundMap
+    from recsys.serving.embedding_map import BackgroundMap
 
     return BackgroundMap(get_service(fp).catalog.embeddings)
 
@@ -210,7 +210,7 @@ def clusters(fp: str, k: int = 8) -> np.ndarray:
 @st.cache_resource(max_entries=2, show_spinner=False)
 def item_tags(fp: str) -> list[list[str]]:
     """Per item: its manifest tags plus its inferred labels scoring at least 0.5 (for filters)."""
-    from recsys.understanding import label_names
+    from recsys.understanding.label_scoring import label_names
 
     cat = get_service(fp).catalog
     names = label_names()
@@ -227,7 +227,7 @@ def item_tags(fp: str) -> list[list[str]]:
 @st.cache_resource(max_entries=1024, show_spinner=False)
 def item_preview(fp: str, item_id: str) -> tuple[bytes | None, str]:
     """``(data, mime)`` a browser plays for a catalog item, or ``(None, reason)``."""
-    from recsys.preview import browser_safe
+    from recsys.media.preview import browser_safe
 
     path = get_service(fp).catalog.media_path(item_id)
     try:
@@ -240,7 +240,7 @@ def item_preview(fp: str, item_id: str) -> tuple[bytes | None, str]:
 def item_display(fp: str, item_id: str) -> dict:
     """Frames, waveform envelope and mel-spectrogram of a catalog item, for the analysis panel
     (decoding only: no model runs). ``{"error": msg}`` when the file cannot be decoded."""
-    from recsys.media import decode
+    from recsys.media.decode import decode
     from ui.components import display_arrays
 
     try:

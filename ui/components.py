@@ -14,7 +14,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from recsys.ranker import COMPONENTS
+from recsys.serving.ranker import COMPONENTS
 
 COMPONENT_COLORS = {"visual": "#4C78A8", "audio": "#F58518", "text": "#54A24B", "semantic": "#B279A2",
                     "cf": "#E45756", "matcher": "#72B7B2", "popularity": "#9D755D"}
@@ -49,7 +49,7 @@ def player(preview: tuple[bytes | None, str]) -> None:
 
 def display_arrays(media, *, n_frames: int = 8, strip_height: int = 90, env_bins: int = 800,
                    mel_cols: int = 400) -> dict:
-    """Small arrays for display from a :class:`~recsys.media.DecodedMedia`: a strip of frames
+    """Small arrays for display from a :class:`~recsys.media.decode.DecodedMedia`: a strip of frames
     (h, W, 3) uint8, a waveform envelope (min/max per bin) and a log-mel spectrogram (64, T)."""
     out: dict = {"kind": media.kind, "duration_s": float(media.duration_s), "strip": None, "strip_times": [],
                  "env": None, "mel": None}

@@ -4,7 +4,7 @@ Everything here lives in ``st.session_state`` and so belongs to one browser sess
 and its analysis are never visible to another session. Component scores (the expensive part of a
 recommendation) are kept per query, so moving a weight slider only re-ranks.
 
-Likes and dislikes also go to the shared :class:`~recsys.store.Store` the moment they are made,
+Likes and dislikes also go to the shared :class:`~recsys.catalog.store.Store` the moment they are made,
 under the session's *profile*: a random token (no login) kept in the URL as ``?profile=<token>``,
 so a reload or a bookmark brings the same ratings back. Store user id: ``profile:<token>``;
 store scope: the same scope strings as here ("persona:<name>", "clip:<digest>", "item:<id>").
@@ -20,7 +20,7 @@ from collections import OrderedDict
 import streamlit as st
 
 from recsys.errors import RecsysError
-from recsys.ranker import COMPONENTS, DEFAULT_WEIGHTS
+from recsys.serving.ranker import COMPONENTS, DEFAULT_WEIGHTS
 
 WEIGHT_NAMES = (*COMPONENTS, "diversity")
 MAX_SCORE_CACHE = 12
@@ -185,7 +185,7 @@ def default_source_index(options: dict[str, tuple[str, str]]) -> int:
 
 
 def query_for(service, source: tuple[str, str]):
-    """The :class:`~recsys.hybrid.Query` of a source, with this session's feedback applied."""
+    """The :class:`~recsys.serving.hybrid.Query` of a source, with this session's feedback applied."""
     kind, ident = source
     fb = feedback(f"{kind}:{ident}")
     # Ratings restored from the store may name items this catalog lacks (another catalog folder).

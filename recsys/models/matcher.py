@@ -193,7 +193,7 @@ class Matcher(Recommender):
                                 items_t[i], items_t[j]))
 
     def _val_ndcg(self, net, val_users, fit_part, val_part, items_t, users_t) -> float:
-        from ..metrics import ndcg_at_k
+        from recsys.evaluation.metrics import ndcg_at_k
 
         if not len(val_users):
             return float("nan")

@@ -1,0 +1,78 @@
+"""Why an item was recommended, in plain words, from the parts that produced its score.
+
+An explanation names (1) the themes, emotions and styles the item shares with the query or
+profile, with both scores; (2) the nearest item the user liked, when there is a history; and
+(3) the components that contributed most to the fused score.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from recsys.catalog.catalog import Catalog
+from recsys.serving.hybrid import Query
+from recsys.serving.ranker import RankedItem
+from recsys.understanding.label_scoring import label_names
+
+COMPONENT_WORDS = {
+    "visual": "similar look", "audio": "similar sound", "text": "similar title and description",
+    "semantic": "similar themes and mood", "cf": "liked by users with similar taste",
+    "matcher": "the learned matcher predicts a fit", "popularity": "popular in the catalog",
+}
+
+
+@dataclass(frozen=True)
+class Explanation:
+    shared_labels: list[tuple[str, float, float]]   # (facet:label, query score, item score)
+    nearest_liked: tuple[str, str, float] | None    # (item_id, title, cosine)
+    top_components: list[tuple[str, float]]         # (component, weighted contribution)
+    text: str
+
+    def to_dict(self) -> dict:
+        return {"text": self.text,
+                "shared_labels": [{"label": l, "query": round(a, 3), "item": round(b, 3)} for l, a, b in self.shared_labels],
+                "nearest_liked": None if self.nearest_liked is None else
+                {"item_id": self.nearest_liked[0], "title": self.nearest_liked[1], "cosine": round(self.nearest_liked[2], 3)},
+                "top_components": [{"component": c, "contribution": round(v, 4)} for c, v in self.top_components]}
+
+
+def explain(catalog: Catalog, query: Query, item: RankedItem, *, min_score: float = 0.35,
+            max_labels: int = 3) -> Explanation:
+    names = label_names()
+    item_labels = catalog.label_scores[item.row]
+    shared: list[tuple[str, float, float]] = []
+    if query.label_scores is not None:
+        q = np.asarray(query.label_scores)
+        both = np.minimum(q, item_labels)
+        for j in np.argsort(-both)[:max_labels]:
+            if q[j] >= min_score and item_labels[j] >= min_score:
+                shared.append((names[j], float(q[j]), float(item_labels[j])))
+    nearest = None
+    if query.liked:
+        sims = catalog.embeddings[query.liked] @ catalog.embeddings[item.row]
+        j = int(np.argmax(sims))
+        row = catalog.items.iloc[query.liked[j]]
+        nearest = (row["item_id"], row["title"], float(sims[j]))
+    comps = sorted(((c, v) for c, v in item.components.items() if v > 0), key=lambda x: -x[1])[:3]
+
+    parts = []
+    if comps:
+        total = sum(item.components.values()) or 1.0
+        parts.append("Why: " + _join(
+            [f"{COMPONENT_WORDS.get(c, c)} ({100 * v / total:.0f}%)" for c, v in comps]) + ".")
+    if shared:
+        parts.append("Shares " + _join([f"{_pretty(l)} ({a:.2f} vs {b:.2f})" for l, a, b in shared]) + ".")
+    if nearest:
+        parts.append(f"Closest to \u201c{nearest[1]}\u201d, which you liked (similarity {nearest[2]:.2f}).")
+    return Explanation(shared_labels=shared, nearest_liked=nearest, top_components=comps,
+                       text=" ".join(parts) or "Ranked by overall similarity.")
+
+
+def _pretty(name: str) -> str:
+    facet, _, label = name.partition(":")
+    return f"{facet[:-1]} '{label.replace('_', ' ')}'"
+
+
+def _join(xs: list[str]) -> str:
+    return xs[0] if len(xs) == 1 else ", ".join(xs[:-1]) + " and " + xs[-1]

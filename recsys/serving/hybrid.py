@@ -1,0 +1,257 @@
+"""The hybrid recommender over a catalog: builds queries and their component scores.
+
+Fitted parts (on the catalog's interactions, real or simulated):
+  cf          BPR matrix factorisation; a brand-new clip gets CF scores through the content-to-CF
+              projection (ridge regression from content to BPR item factors)
+  matcher     the learned matching network M(concat[p_u, f_v]) -> score
+  popularity  interaction counts
+Content components (visual, audio, text, semantic) are cosines between the query's profile and
+each item's block, needing no fit. Item features for the learned parts are the PCA of the item
+embeddings (``n_features`` dims), so a new clip is projected the same way.
+
+Large catalogs (``retrieval_min_items`` items or more, by default the size at which the catalog's
+vector index turns approximate) are scored in two stages: candidates are retrieved first -- the
+query's nearest items from the catalog's index, plus the best items by CF and by popularity
+(``retrieval_pool`` from each source) -- and only they get content and matcher scores; every
+other item is left out of the ranking. Smaller catalogs score every item.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys.catalog.catalog import Catalog
+from recsys.errors import RecsysError, UnknownIdError
+from recsys.analysis.item_vector import l2_normalise
+from recsys.catalog.index import DEFAULT_THRESHOLD
+from recsys.serving.ranker import ComponentScores, RankedItem, rank
+
+CONTENT_BLOCKS = ("visual", "audio", "text", "semantic", "tags")
+
+
+@dataclass
+class Query:
+    """What to recommend for: a clip's content, or a user's history (liked catalog rows).
+
+    content : block name -> (d,) L2-normalised profile (zeros when unknown)
+    liked, disliked : catalog rows
+    user_text : (384,) MiniLM vector describing the user (persona text), or None
+    embedding : (D,) the clip's item vector when the query is a clip, else None
+    label_scores : (L,) the query's label profile (for explanations)
+    """
+
+    label: str
+    content: dict[str, np.ndarray]
+    liked: list[int] = field(default_factory=list)
+    disliked: list[int] = field(default_factory=list)
+    user_text: np.ndarray | None = None
+    embedding: np.ndarray | None = None
+    label_scores: np.ndarray | None = None
+    exclude: set[int] = field(default_factory=set)
+
+
+def query_from_analysis(analysis, label: str | None = None, exclude: set[int] | None = None) -> Query:
+    """A query for an analysed clip (:class:`~recsys.analysis.analyzer.ClipAnalysis`)."""
+    blocks = analysis.blocks.as_dict()
+    return Query(label=label or analysis.metadata.title or analysis.path, content=blocks,
+                 user_text=analysis.understanding.semantic, embedding=analysis.embedding,
+                 label_scores=analysis.understanding.label_vector(), exclude=set(exclude or ()))
+
+
+def query_from_history(catalog: Catalog, liked: list[int], disliked: list[int] = (), *, label: str,
+                       user_text: np.ndarray | None = None, taste: np.ndarray | None = None) -> Query:
+    """A query for a user: content profile = mean of liked items' blocks minus half the mean of
+    disliked ones (re-normalised); liked and disliked items are excluded from results."""
+    liked, disliked = list(dict.fromkeys(liked)), list(dict.fromkeys(disliked))
+    content = {}
+    for b in CONTENT_BLOCKS:
+        v = catalog.blocks[b][liked].mean(0) if liked else np.zeros(catalog.blocks[b].shape[1], np.float32)
+        if disliked:
+            v = v - 0.5 * catalog.blocks[b][disliked].mean(0)
+        content[b] = l2_normalise(v)
+    labels = catalog.label_scores[liked].mean(0) if liked else None
+    if taste is not None:
+        labels = taste if labels is None else 0.5 * (labels + taste / max(taste.max(), 1e-9))
+    return Query(label=label, content=content, liked=liked, disliked=disliked, user_text=user_text,
+                 label_scores=labels, exclude=set(liked) | set(disliked))
+
+
+class HybridRecommender:
+    """Component scores for any query over one catalog. Thread-safe after ``fit`` (read-only)."""
+
+    def __init__(self, catalog: Catalog, *, n_features: int = 64, factors: int = 32, seed: int = 0,
+                 bpr_epochs: int = 60, matcher_epochs: int = 40, retrieval_min_items: int = DEFAULT_THRESHOLD,
+                 retrieval_pool: int = 2000):
+        self.catalog = catalog
+        self.retrieval_min_items = retrieval_min_items
+        self.retrieval_pool = retrieval_pool
+        self.n_features = n_features
+        self.factors = factors
+        self.seed = seed
+        self.bpr_epochs = bpr_epochs
+        self.matcher_epochs = matcher_epochs
+        self.fitted_ = False
+
+    # -- fitting -------------------------------------------------------------------------------
+    def item_features(self, embeddings: np.ndarray) -> np.ndarray:
+        """(n, n_features) PCA coordinates of item vectors (n, D) in the catalog's PCA basis."""
+        return ((embeddings - self.pca_mean_) @ self.pca_components_.T).astype(np.float32)
+
+    def fit(self, interactions: pd.DataFrame, *, user_text: dict[str, np.ndarray] | None = None) -> HybridRecommender:
+        """Fit CF, matcher, projection and popularity on (user_id, item_id, weight) rows.
+
+        ``user_text`` maps user ids to (384,) text vectors (e.g. their persona's description);
+        users without one get zeros.
+        """
+        from recsys.models.bpr import BPR
+        from recsys.models.matcher import Matcher
+        from recsys.models.popularity import Popularity
+        from recsys.models.projection import ContentToCF
+
+        t0 = time.perf_counter()
+        cat = self.catalog
+        emb = cat.embeddings
+        self.pca_mean_ = emb.mean(0)
+        _, _, vt = np.linalg.svd(emb - self.pca_mean_, full_matrices=False)
+        self.pca_components_ = vt[: min(self.n_features, vt.shape[0])].astype(np.float32)
+        self.item_feats_ = self.item_features(emb)
+        self.user_ids_ = list(dict.fromkeys(interactions["user_id"]))
+        urow = {u: i for i, u in enumerate(self.user_ids_)}
+        rows = interactions["user_id"].map(urow).to_numpy()
+        cols = np.array([cat.index(i) for i in interactions["item_id"]])
+        weights = interactions["weight"].to_numpy(np.float32) if "weight" in interactions else np.ones(len(rows), np.float32)
+        self.user_items_ = sp.csr_matrix((weights, (rows, cols)), shape=(len(self.user_ids_), len(cat)))
+        self.user_items_.sum_duplicates()
+        self.user_items_.data[:] = 1.0
+        text = np.zeros((len(self.user_ids_), 384), np.float32)
+        for u, vec in (user_text or {}).items():
+            if u in urow:
+                text[urow[u]] = vec
+        self.user_text_ = text
+        self.bpr_ = BPR(factors=self.factors, epochs=self.bpr_epochs, random_state=self.seed).fit(self.user_items_)
+        self.projection_ = ContentToCF().fit_from(self.bpr_, self.item_feats_)
+        self.matcher_ = Matcher(epochs=self.matcher_epochs, random_state=self.seed).fit(
+            self.user_items_, item_features=self.item_feats_, user_features=self.user_text_)
+        self.popularity_ = Popularity().fit(self.user_items_)
+        self.fit_seconds_ = time.perf_counter() - t0
+        self.fitted_ = True
+        return self
+
+    # -- scoring -------------------------------------------------------------------------------
+    def component_scores(self, q: Query, *, kind: str | None = None) -> ComponentScores:
+        """Raw and normalised scores of every component for query ``q``; ``kind`` filters items.
+
+        Arrays are (n_items,); in a large catalog only the retrieved candidates (see the module
+        docstring) carry content and matcher scores, and only they are rankable.
+        """
+        cat = self.catalog
+        n = len(cat)
+        learned = self._dense_learned_scores(q) if self.fitted_ else {}
+        rows = self.retrieve(q, learned)
+        raw: dict[str, np.ndarray] = {}
+        for b in ("visual", "audio", "text"):
+            raw[b] = self._cosines(b, q.content[b], rows) if np.any(q.content[b]) else np.zeros(n, np.float32)
+        raw["semantic"] = 0.5 * (self._cosines("semantic", q.content["semantic"], rows)
+                                 + self._cosines("tags", q.content["tags"], rows))
+        if self.fitted_:
+            raw.update(learned)
+            raw["matcher"] = self._matcher_scores(q, rows)
+        if rows is None:
+            candidates = np.ones(n, bool)
+        else:
+            candidates = np.zeros(n, bool)
+            candidates[rows] = True
+        candidates[list(q.exclude)] = False
+        if kind in ("audio", "video"):
+            candidates &= (cat.items["kind"] == kind).to_numpy()
+        return ComponentScores.build(raw, candidates)
+
+    def retrieve(self, q: Query, learned: dict[str, np.ndarray] | None = None) -> np.ndarray | None:
+        """Candidate rows (sorted, unique int64) for a large catalog, None for a small one.
+
+        Sources, ``retrieval_pool`` each: the catalog index's nearest items to the query's item
+        vector (a clip's own, or the mean of the liked items'), then the top CF and popularity
+        scores in ``learned`` (as from :meth:`_dense_learned_scores`).
+        """
+        cat = self.catalog
+        if len(cat) < self.retrieval_min_items:
+            return None
+        pool = min(self.retrieval_pool, len(cat))
+        parts = []
+        vec = q.embedding if q.embedding is not None else (
+            l2_normalise(cat.embeddings[q.liked].mean(0)) if q.liked else None)
+        if vec is not None:
+            ids, _ = cat.vector_index().search(np.asarray(vec, np.float32)[None, :], pool)
+            parts.append(ids[0][ids[0] >= 0])
+        for name in ("cf", "popularity"):
+            if learned and name in learned and np.ptp(learned[name]) > 0:
+                parts.append(np.argpartition(-learned[name], pool - 1)[:pool])
+        if not parts:
+            return np.zeros(0, np.int64)
+        return np.unique(np.concatenate(parts)).astype(np.int64)
+
+    def _cosines(self, block: str, profile: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+        """(n_items,) cosines of ``profile`` with every item's block, or only at ``rows``."""
+        mat = self.catalog.blocks[block]
+        if rows is None:
+            return (mat @ profile).astype(np.float32)
+        out = np.zeros(len(mat), np.float32)
+        out[rows] = mat[rows] @ profile
+        return out
+
+    def _history(self, q: Query) -> sp.csr_matrix:
+        n = len(self.catalog)
+        return sp.csr_matrix((np.ones(len(q.liked), np.float32), (np.zeros(len(q.liked), int), q.liked)),
+                             shape=(1, n))
+
+    def _user_text(self, q: Query) -> np.ndarray:
+        return (q.user_text if q.user_text is not None else np.zeros(384, np.float32))[None, :]
+
+    def _dense_learned_scores(self, q: Query) -> dict[str, np.ndarray]:
+        """CF and popularity for every item (cheap: a factor product and a count)."""
+        n = len(self.catalog)
+        if q.liked:
+            cf = self.bpr_.score(np.array([-1]), user_items=self._history(q))[0]
+        elif q.embedding is not None:
+            f = self.item_features(q.embedding[None, :])
+            # Item-item CF through the projection: the clip's predicted factors against items'.
+            cf = (self.projection_.predict_item_factors(f)[:, :-1] @ self.bpr_.item_factors_[:, :-1].T)[0]
+        else:
+            cf = np.zeros(n, np.float32)
+        pop = self.popularity_.score(np.array([0]))[0]
+        return {"cf": cf.astype(np.float32), "popularity": pop}
+
+    def _matcher_scores(self, q: Query, rows: np.ndarray | None) -> np.ndarray:
+        """The matcher's (n_items,) scores, computed only at ``rows`` when given (zeros elsewhere)."""
+        n = len(self.catalog)
+        if q.liked:
+            got = self.matcher_.score(np.array([-1]), user_items=self._history(q), user_features=self._user_text(q),
+                                      items=rows)[0]
+        elif q.embedding is not None:
+            got = self.matcher_.score_profiles(self.item_features(q.embedding[None, :]),
+                                               user_features=self._user_text(q), items=rows)[0]
+        else:
+            return np.zeros(n, np.float32)
+        if rows is None:
+            return got.astype(np.float32)
+        out = np.zeros(n, np.float32)
+        out[rows] = got
+        return out
+
+    def recommend(self, q: Query, weights: dict[str, float], *, k: int = 10, kind: str | None = None
+                  ) -> tuple[list[RankedItem], ComponentScores]:
+        cs = self.component_scores(q, kind=kind)
+        return rank(cs, weights, k=k, embeddings=self.catalog.embeddings), cs
+
+    def user_query(self, user_id: str, label: str | None = None) -> Query:
+        if not self.fitted_:
+            raise RecsysError("the hybrid has not been fitted on any users")
+        if user_id not in self.user_ids_:
+            raise UnknownIdError(f"unknown user {user_id!r}")
+        r = self.user_ids_.index(user_id)
+        liked = list(self.user_items_[r].indices)
+        return query_from_history(self.catalog, liked, label=label or user_id, user_text=self.user_text_[r])

@@ -1,0 +1,157 @@
+"""One object that the command line and the app share: catalog + fitted hybrid + personas.
+
+``load_service()`` loads (or builds) the sample catalog, simulates demo users from the
+personas, fits the hybrid, and returns a :class:`RecsysService` whose methods answer the three
+kinds of request: a clip, a persona (optionally with extra likes/dislikes), a known user.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recsys.catalog.catalog import Catalog, Progress, load_or_build_sample_catalog
+from recsys.errors import UnknownIdError
+from recsys.serving.explain import Explanation, explain
+from recsys.serving.hybrid import CONTENT_BLOCKS, HybridRecommender, Query, query_from_analysis, query_from_history
+from recsys.serving.ranker import DEFAULT_WEIGHTS, ComponentScores, RankedItem, rank
+from recsys.users.personas import Persona, get_persona, load_personas, persona_seed_items, simulate_interactions
+
+
+@dataclass
+class Recommendation:
+    item_id: str
+    title: str
+    kind: str
+    score: float
+    components: dict[str, float]
+    explanation: Explanation
+    row: int
+
+    def to_dict(self) -> dict:
+        return {"item_id": self.item_id, "title": self.title, "kind": self.kind, "score": round(self.score, 4),
+                "components": {k: round(v, 4) for k, v in self.components.items()},
+                "explanation": self.explanation.text, "why": self.explanation.to_dict()}
+
+
+class RecsysService:
+    def __init__(self, catalog: Catalog, hybrid: HybridRecommender, interactions: pd.DataFrame,
+                 user_text: dict[str, np.ndarray], analyzer=None):
+        self.catalog = catalog
+        self.user_text = user_text
+        self.hybrid = hybrid
+        self.interactions = interactions
+        self._analyzer = analyzer
+
+    @property
+    def analyzer(self):
+        if self._analyzer is None:
+            from recsys.analysis.analyzer import Analyzer
+
+            self._analyzer = Analyzer()
+        return self._analyzer
+
+    # -- queries -------------------------------------------------------------------------------
+    def clip_query(self, analysis) -> Query:
+        # A clip that is itself in the catalog should not recommend itself.
+        return query_from_analysis(analysis, exclude=self._duplicates(analysis.embedding))
+
+    def persona_query(self, persona: Persona | str, *, liked: list[str] = (), disliked: list[str] = ()) -> Query:
+        p = get_persona(persona) if isinstance(persona, str) else persona
+        seeds = persona_seed_items(p, self.catalog)
+        liked_rows = [self.catalog.index(i) for i in (*seeds, *liked) if i not in disliked]
+        disliked_rows = [self.catalog.index(i) for i in disliked]
+        return query_from_history(self.catalog, liked_rows, disliked_rows, label=p.name,
+                                  user_text=self.persona_text_vector(p), taste=p.taste())
+
+    def user_query(self, user_id: str) -> Query:
+        if user_id not in self.hybrid.user_ids_:
+            raise UnknownIdError(f"unknown user {user_id!r} (try `python -m recsys personas` for demo users)")
+        return self.hybrid.user_query(user_id)
+
+    def item_query(self, item_id: str) -> Query:
+        """A query for a catalog item from its stored vectors (no model call); the item and its
+        exact duplicates are excluded from the results."""
+        cat, r = self.catalog, self.catalog.index(item_id)
+        same = self._duplicates(cat.embeddings[r]) | {r}
+        return Query(label=str(cat.items.iloc[r]["title"]), content={b: cat.blocks[b][r] for b in CONTENT_BLOCKS},
+                     user_text=cat.blocks["semantic"][r], embedding=cat.embeddings[r],
+                     label_scores=cat.label_scores[r], exclude=same)
+
+    def _duplicates(self, vector: np.ndarray, *, limit: int = 16) -> set[int]:
+        """Catalog rows whose item vector equals ``vector`` (D,) (cosine > 0.9999), found through
+        the catalog's index so it scales with the catalog; at most ``limit``."""
+        rows, sims = self.catalog.similar(vector, k=limit)
+        return set(rows[sims > 0.9999].tolist())
+
+    def persona_text_vector(self, p: Persona) -> np.ndarray:
+        from recsys.encoders.text import get_text_encoder
+
+        return get_text_encoder().encode_cached([p.text()], tag="persona")[0]
+
+    def validator(self):
+        """The held-out validator on this catalog's users (fitted once, a few seconds)."""
+        if getattr(self, "_validator", None) is None:
+            from recsys.evaluation.tuning import HoldoutValidator
+
+            self._validator = HoldoutValidator(self.catalog, self.interactions, self.user_text)
+        return self._validator
+
+    # -- ranking -------------------------------------------------------------------------------
+    def scores(self, q: Query, *, kind: str | None = None) -> ComponentScores:
+        return self.hybrid.component_scores(q, kind=kind)
+
+    def rank(self, q: Query, cs: ComponentScores, weights: dict[str, float] | None = None, *, k: int = 10
+             ) -> list[Recommendation]:
+        ranked = rank(cs, weights or DEFAULT_WEIGHTS, k=k, embeddings=self.catalog.embeddings)
+        return [self._recommendation(q, r) for r in ranked]
+
+    def recommend(self, q: Query, weights: dict[str, float] | None = None, *, k: int = 10,
+                  kind: str | None = None) -> list[Recommendation]:
+        return self.rank(q, self.scores(q, kind=kind), weights, k=k)
+
+    def _recommendation(self, q: Query, r: RankedItem) -> Recommendation:
+        row = self.catalog.items.iloc[r.row]
+        return Recommendation(item_id=row["item_id"], title=row["title"], kind=row["kind"], score=r.score,
+                              components=r.components, explanation=explain(self.catalog, q, r), row=r.row)
+
+
+def persona_user_text(catalog: Catalog) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Simulated interactions and each simulated user's persona text vector."""
+    from recsys.encoders.text import get_text_encoder
+
+    inter = simulate_interactions(catalog)
+    personas = {p.name: p for p in load_personas()}
+    enc = get_text_encoder()
+    vecs = {name: enc.encode_cached([p.text()], tag="persona")[0] for name, p in personas.items()}
+    user_text = {u: vecs[p] for u, p in inter.groupby("user_id")["persona"].first().items()}
+    return inter, user_text
+
+
+def load_service(*, catalog_dir: str | Path | None = None, progress: Progress | None = None,
+                 analyzer=None, seed: int = 0, store=None) -> RecsysService:
+    """Load a catalog (default: the embedded sample, built on first use), add the clips people
+    added to ``store`` (a :class:`~recsys.catalog.store.Store`; see :mod:`recsys.catalog.user_clips`), simulate
+    demo users, fit the hybrid. Costs a few seconds after the catalog exists.
+
+    Demo users are simulated on the built catalog alone, so adding a clip leaves every simulated
+    history as it was; ``catalog.meta["user_clip_ids"]`` lists the added clips."""
+    t0 = time.perf_counter()
+    # RECSYS_CATALOG_DIR points the app and the command line at another built catalog.
+    catalog_dir = catalog_dir or os.environ.get("RECSYS_CATALOG_DIR") or None
+    base = (Catalog.load(catalog_dir) if catalog_dir else
+            load_or_build_sample_catalog(progress=progress, analyzer=analyzer))
+    catalog = base
+    if store is not None:
+        from recsys.catalog.user_clips import with_user_clips
+
+        catalog = with_user_clips(base, store.clips(), analyzer=analyzer)
+    inter, user_text = persona_user_text(base)
+    hybrid = HybridRecommender(catalog, seed=seed).fit(inter, user_text=user_text)
+    service = RecsysService(catalog, hybrid, inter, user_text, analyzer=analyzer)
+    service.load_seconds = time.perf_counter() - t0
+    return service
