@@ -42,10 +42,16 @@ ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from recsys.errors import (CorruptMediaError, EmptyMediaError, MediaError,  # noqa: E402
-                           MediaTimeoutError, MediaTooLargeError, NoUsableStreamError,
-                           UnsupportedMediaError)
 from benchmarks.av_writer import write_av  # noqa: E402
+from recsys.errors import (  # noqa: E402
+    CorruptMediaError,
+    EmptyMediaError,
+    MediaError,
+    MediaTimeoutError,
+    MediaTooLargeError,
+    NoUsableStreamError,
+    UnsupportedMediaError,
+)
 from recsys.media.decode import DEFAULT_LIMITS, MediaLimits, decode  # noqa: E402
 
 SR = 16000

@@ -22,9 +22,9 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-from recsys.users.datasets import load_movielens  # noqa: E402
 from recsys.evaluation.evaluate import evaluate, format_markdown, write_report  # noqa: E402
 from recsys.models import MODELS  # noqa: E402
+from recsys.users.datasets import load_movielens  # noqa: E402
 
 # Hyperparameters chosen with a few runs each on this split (see the report for numbers).
 SETTINGS = {

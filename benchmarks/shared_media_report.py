@@ -22,10 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-
 from recsys.analysis.analyzer import AnalysisConfig, Analyzer, ClipMetadata  # noqa: E402
-from recsys.errors import RecsysError  # noqa: E402
 from recsys.analysis.item_vector import BLOCK_WEIGHTS, item_vector  # noqa: E402
+from recsys.errors import RecsysError  # noqa: E402
 from recsys.paths import SHARED_MEDIA_DIR  # noqa: E402
 
 COARSE_RULES = [  # (category, keywords in the `labels` column)

@@ -11,12 +11,18 @@ from pathlib import Path
 import streamlit as st
 
 from recsys.analysis.analyzer import ClipMetadata, title_from_filename
+from recsys.catalog.user_clips import prime_features
 from recsys.errors import RecsysError
 from recsys.media.decode import MEDIA_EXTENSIONS, decode
 from recsys.media.preview import browser_safe
-from recsys.catalog.user_clips import prime_features
 from ui import cache, state
-from ui.components import analysis_panel, display_arrays, esc, feedback_summary, rec_cards
+from ui.components import (
+    analysis_panel,
+    display_arrays,
+    esc,
+    feedback_summary,
+    rec_cards,
+)
 
 STAGES = ("load_models", "decode", "frames", "sound", "text", "understanding", "ranking")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from recsys.errors import RecsysError
 from recsys.analysis.item_vector import l2_normalise
+from recsys.errors import RecsysError
 from recsys.understanding.label_scoring import FACETS, label_names
 from recsys.users.personas import load_personas
 from ui import cache, state

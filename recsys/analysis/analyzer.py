@@ -16,12 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys.media.audio_descriptors import AudioDescriptors, describe_audio
-from recsys.errors import MediaTimeoutError
 from recsys.analysis.item_vector import ItemBlocks, item_vector, make_blocks
+from recsys.deadline import Deadline
+from recsys.media.audio_descriptors import AudioDescriptors, describe_audio
 from recsys.media.decode import DEFAULT_LIMITS, DecodedMedia, MediaLimits, decode
-from recsys.understanding.label_scoring import Signals, Understanding, get_semantic_space, understand
 from recsys.media.visual_descriptors import VisualDescriptors, describe_frames
+from recsys.understanding.label_scoring import (
+    Signals,
+    Understanding,
+    get_semantic_space,
+    understand,
+)
 
 SPEECH_CLASSES = ("Speech", "Narration, monologue", "Conversation", "Child speech, kid speaking")
 
@@ -134,7 +139,7 @@ class Analyzer:
         """Analyse a path, bytes or binary file object. ``name`` labels bytes (never a path)."""
         timings: dict[str, float] = {}
         label = name or (str(source) if isinstance(source, (str, Path)) else "upload")
-        deadline = _Deadline(self.config.timeout_s, label)
+        deadline = Deadline(self.config.timeout_s, label, activity="analysis")
         limits = self.config.limits
         if deadline.end is not None:  # the decode gets what is left of the analysis budget
             limits = replace(limits, timeout_s=min(limits.timeout_s, deadline.seconds))
@@ -154,7 +159,7 @@ class Analyzer:
     def analyze_decoded(self, media: DecodedMedia, *, metadata: ClipMetadata, path: str,
                         timings: dict[str, float] | None = None, _deadline=None) -> ClipAnalysis:
         enc = self.encoders()
-        deadline = _deadline or _Deadline(self.config.timeout_s, path)
+        deadline = _deadline or Deadline(self.config.timeout_s, path, activity="analysis")
         deadline.check("decode")
         timings = {} if timings is None else timings
         signals = Signals()
@@ -230,23 +235,6 @@ class Analyzer:
     def _wants_transcript(self, speech_fraction: float) -> bool:
         mode = self.config.transcribe
         return mode == "always" or (mode == "auto" and speech_fraction >= self.config.speech_threshold)
-
-
-class _Deadline:
-    """The analysis time budget of one clip, checked between stages."""
-
-    def __init__(self, seconds: float | None, label: str):
-        self.seconds, self.label = seconds, label
-        self.end = None if seconds is None else time.monotonic() + seconds
-
-    def restart(self, *, already_spent_s: float = 0.0) -> None:
-        if self.seconds is not None:
-            self.end = time.monotonic() + self.seconds - already_spent_s
-
-    def check(self, stage: str) -> None:
-        if self.end is not None and time.monotonic() > self.end:
-            raise MediaTimeoutError(
-                f"{self.label}: analysis took longer than {self.seconds:g} s (stopped after {stage})")
 
 
 def _top(scores: np.ndarray, names: list[str], k: int) -> list[tuple[str, float]]:

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from recsys import FEATURE_VERSION
-from recsys.errors import MediaError, RecsysError, UnknownIdError
 from recsys.analysis.item_vector import ItemBlocks, item_vector
+from recsys.errors import MediaError, RecsysError, UnknownIdError
 from recsys.media.decode import MEDIA_EXTENSIONS
 from recsys.paths import SAMPLE_DATA_DIR, cache_dir, data_dir
 from recsys.understanding.label_scoring import label_names

@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys.catalog.catalog import BLOCKS, Catalog, Progress, finish_build, read_manifest
+from recsys.catalog.catalog import (
+    BLOCKS,
+    Catalog,
+    Progress,
+    finish_build,
+    read_manifest,
+)
 from recsys.errors import RecsysError
 from recsys.paths import cache_dir
 

@@ -21,7 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys.catalog.catalog import Catalog, analyze_manifest_row, feature_key, from_records
+from recsys.catalog.catalog import (
+    Catalog,
+    analyze_manifest_row,
+    feature_key,
+    from_records,
+)
 from recsys.errors import RecsysError
 from recsys.paths import cache_dir
 
@@ -54,7 +59,9 @@ def prime_features(record: dict, *, sha256: str, title: str, description: str = 
     (what :func:`recsys.catalog.catalog.analyze_manifest_row` stores). Returns the cache file.
     """
     from recsys.analysis.analyzer import ClipMetadata
-    from recsys.catalog.catalog import _save_features  # the cache's on-disk format belongs to catalog.py
+    from recsys.catalog.catalog import (
+        _save_features,  # the cache's on-disk format belongs to catalog.py
+    )
 
     text = ClipMetadata(title=title, description=description).text()
     path = _feat_dir(feat_dir) / f"{feature_key(sha256, text)}.npz"

@@ -18,13 +18,13 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.users.datasets import Dataset, load_lastfm, load_movielens
 from recsys.errors import ConfigError, RecsysError
-from recsys.users.interactions import Interactions
 from recsys.evaluation.metrics import coverage, intra_list_diversity, ranking_metrics
+from recsys.evaluation.splits import PROTOCOLS, split
 from recsys.models import MODELS, Recommender
 from recsys.models.base import top_k
-from recsys.evaluation.splits import PROTOCOLS, split
+from recsys.users.datasets import Dataset, load_lastfm, load_movielens
+from recsys.users.interactions import Interactions
 
 #: name -> loader(path or None) -> Dataset. The catalog side registers "demo" here.
 DATASET_LOADERS: dict[str, Callable[[str | None], Dataset]] = {

@@ -14,8 +14,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recsys.catalog.catalog import Catalog
-from recsys.serving.hybrid import HybridRecommender, query_from_history
 from recsys.evaluation.metrics import coverage, ranking_metrics
+from recsys.serving.hybrid import HybridRecommender, query_from_history
 from recsys.serving.ranker import COMPONENTS, PRESETS, rank
 
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import io
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from recsys.deadline import Deadline
 from recsys.errors import (
     CorruptMediaError,
     EmptyMediaError,
@@ -107,17 +107,6 @@ class DecodedMedia:
         return self.audio.size / self.sample_rate
 
 
-class _Deadline:
-    def __init__(self, seconds: float):
-        self.end = time.monotonic() + seconds
-        self.seconds = seconds
-        self.label = "upload"
-
-    def check(self) -> None:
-        if time.monotonic() > self.end:
-            raise MediaTimeoutError(f"{self.label}: decoding took longer than {self.seconds:g} s")
-
-
 def analysis_windows(duration_s: float, limits: MediaLimits = DEFAULT_LIMITS) -> list[tuple[float, float]]:
     """Windows (start, end) in seconds to analyse: the whole clip, or ``n_windows`` spread evenly."""
     if duration_s <= limits.max_analysed_s:
@@ -136,7 +125,7 @@ def decode(source: str | os.PathLike | bytes | BinaryIO, *, limits: MediaLimits 
     ``name`` (an upload's file name) is only used for its extension in messages; it is never
     used as a path. Raises a :class:`~recsys.errors.MediaError` subclass on any bad input.
     """
-    deadline = _Deadline(limits.timeout_s)
+    deadline = Deadline(limits.timeout_s, "upload", activity="decoding")
     label, fileobj, size = _open_source(source, name, limits.max_bytes)
     deadline.label = label
     try:
@@ -147,7 +136,7 @@ def decode(source: str | os.PathLike | bytes | BinaryIO, *, limits: MediaLimits 
 
 
 def _decode_file(fileobj: BinaryIO, size: int, label: str, name: str | None, limits: MediaLimits,
-                 deadline: _Deadline) -> DecodedMedia:
+                 deadline: Deadline) -> DecodedMedia:
     if size == 0:
         raise EmptyMediaError(f"{label}: file is empty (0 bytes)")
     if size > limits.max_bytes:
@@ -160,11 +149,11 @@ def _decode_file(fileobj: BinaryIO, size: int, label: str, name: str | None, lim
         container = av.open(fileobj, mode="r", metadata_errors="ignore")
     except av.error.EOFError as err:
         # A demuxer recognised the format, then ran out of data while reading its headers.
-        raise CorruptMediaError(f"{label}: truncated or corrupt ({_ffmpeg_reason(err)})") from None
+        raise CorruptMediaError(f"{label}: truncated or corrupt ({ffmpeg_reason(err)})") from None
     except av.error.FFmpegError as err:
         ext = Path(name or label).suffix.lower()
         what = "corrupt or not a media file" if ext in MEDIA_EXTENSIONS else "not a recognised audio/video format"
-        raise UnsupportedMediaError(f"{label}: {what} ({_ffmpeg_reason(err)})") from None
+        raise UnsupportedMediaError(f"{label}: {what} ({ffmpeg_reason(err)})") from None
     except (OSError, ValueError, MemoryError) as err:
         raise CorruptMediaError(f"{label}: cannot be read ({err})") from None
     try:
@@ -173,7 +162,7 @@ def _decode_file(fileobj: BinaryIO, size: int, label: str, name: str | None, lim
     except MediaError:
         raise
     except av.error.FFmpegError as err:
-        raise CorruptMediaError(f"{label}: corrupt or truncated ({_ffmpeg_reason(err)})") from None
+        raise CorruptMediaError(f"{label}: corrupt or truncated ({ffmpeg_reason(err)})") from None
     except (ValueError, IndexError, OverflowError, ZeroDivisionError, MemoryError, RuntimeError) as err:
         raise CorruptMediaError(f"{label}: cannot be decoded ({type(err).__name__}: {err})") from None
 
@@ -221,7 +210,8 @@ def _check_riff_size(fileobj: BinaryIO, size: int, label: str) -> None:
             raise CorruptMediaError(f"{label}: truncated ({size} of {declared} bytes)")
 
 
-def _ffmpeg_reason(err: Exception) -> str:
+def ffmpeg_reason(err: Exception) -> str:
+    """FFmpeg's own short reason for a failure ("Invalid data found when processing input")."""
     reason = getattr(err, "strerror", None) or str(err)
     return str(reason).split(":")[0].strip() or type(err).__name__
 
@@ -235,7 +225,7 @@ def _is_cover_art(stream) -> bool:
         return False
 
 
-def _decode_container(container, label: str, limits: MediaLimits, deadline: _Deadline) -> DecodedMedia:
+def _decode_container(container, label: str, limits: MediaLimits, deadline: Deadline) -> DecodedMedia:
     fmt = container.format.name.split(",")[0]
     if fmt in _REJECTED_FORMATS:
         raise UnsupportedMediaError(f"{label}: a '{fmt}' file, not an audio or video clip")
@@ -334,7 +324,7 @@ def _seek(container, stream, t: float, origin: float = 0.0) -> None:
     container.seek(int((t + origin) / stream.time_base), stream=stream, backward=True, any_frame=False)
 
 
-def _decode_audio(container, stream, windows, limits: MediaLimits, deadline: _Deadline,
+def _decode_audio(container, stream, windows, limits: MediaLimits, deadline: Deadline,
                   origin: float = 0.0) -> np.ndarray:
     """(n,) float32 mono at ``limits.sample_rate``: the analysed windows, concatenated."""
     import av
@@ -377,7 +367,7 @@ def _decode_audio(container, stream, windows, limits: MediaLimits, deadline: _De
     return np.clip(audio, -1.0, 1.0)
 
 
-def _decode_video(container, stream, windows, limits: MediaLimits, deadline: _Deadline,
+def _decode_video(container, stream, windows, limits: MediaLimits, deadline: Deadline,
                   out: DecodedMedia, origin: float = 0.0) -> float:
     """Fill ``out.frames`` (evenly spaced RGB frames) and ``out.thumbs`` (grey, ``thumb_fps``).
 

@@ -18,14 +18,21 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-import time
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from recsys.errors import CorruptMediaError, EmptyMediaError, MediaError, MediaTimeoutError, MediaTooLargeError, \
-    NoUsableStreamError, UnsupportedMediaError
+from recsys.deadline import Deadline
+from recsys.errors import (
+    CorruptMediaError,
+    EmptyMediaError,
+    MediaError,
+    MediaTooLargeError,
+    NoUsableStreamError,
+    UnsupportedMediaError,
+)
+from recsys.media.decode import ffmpeg_reason
 
 MAX_BYTES = 500 * 2**20
 
@@ -59,13 +66,13 @@ def browser_safe(source: str | os.PathLike | bytes, *, name: str | None = None, 
     try:
         first = av.open(io.BytesIO(data), mode="r", metadata_errors="ignore")
     except av.error.FFmpegError as err:
-        raise UnsupportedMediaError(f"{label}: not an audio or video file ({_reason(err)})") from None
+        raise UnsupportedMediaError(f"{label}: not an audio or video file ({ffmpeg_reason(err)})") from None
     try:
         with first as container:
             mime = _safe_mime(container, data, label)
             if mime is not None:
                 return data, mime
-            deadline = time.monotonic() + timeout_s
+            deadline = Deadline(timeout_s, label, activity="preview transcode")
             video = _main_video(container)
             if video is None:
                 return _to_ogg_opus(container, label, max_seconds, deadline), "audio/ogg"
@@ -77,7 +84,7 @@ def browser_safe(source: str | os.PathLike | bytes, *, name: str | None = None, 
     except MediaError:
         raise
     except av.error.FFmpegError as err:
-        raise CorruptMediaError(f"{label}: cannot make a preview ({_reason(err)})") from None
+        raise CorruptMediaError(f"{label}: cannot make a preview ({ffmpeg_reason(err)})") from None
     except (ValueError, IndexError, OverflowError, ZeroDivisionError, RuntimeError, MemoryError) as err:
         raise CorruptMediaError(f"{label}: cannot make a preview ({type(err).__name__}: {err})") from None
 
@@ -212,8 +219,7 @@ def _even(x: float) -> int:
     return max(2, int(round(x / 2)) * 2)
 
 
-def _to_h264_mp4(container, label: str, max_side: int, max_seconds: float, deadline: float) -> bytes:
-    import av
+def _to_h264_mp4(container, label: str, max_side: int, max_seconds: float, deadline: Deadline) -> bytes:
 
     video = _main_video(container)
     audio = next(iter(container.streams.audio), None)
@@ -236,7 +242,7 @@ def _to_h264_mp4(container, label: str, max_side: int, max_seconds: float, deadl
 
 
 def _write_h264(container, video, audio, path: str, label: str, ow: int, oh: int, fps: int,
-                max_seconds: float, deadline: float) -> None:
+                max_seconds: float, deadline: Deadline) -> None:
     import av
 
     with av.open(path, mode="w", format="mp4", options={"movflags": "+faststart"}) as out:
@@ -248,8 +254,7 @@ def _write_h264(container, video, audio, path: str, label: str, ow: int, oh: int
         n_out = 0
         video_done = False
         for packet in container.demux(*[s for s in (video, audio) if s is not None]):
-            if time.monotonic() > deadline:
-                raise MediaTimeoutError(f"{label}: preview transcode took too long")
+            deadline.check()
             if packet.stream.type == "audio":
                 if sink is not None and not sink.done:
                     try:
@@ -282,7 +287,7 @@ def _write_h264(container, video, audio, path: str, label: str, ow: int, oh: int
             sink.close()
 
 
-def _to_ogg_opus(container, label: str, max_seconds: float, deadline: float) -> bytes:
+def _to_ogg_opus(container, label: str, max_seconds: float, deadline: Deadline) -> bytes:
     import av
 
     audio = next(iter(container.streams.audio))
@@ -290,8 +295,7 @@ def _to_ogg_opus(container, label: str, max_seconds: float, deadline: float) -> 
     with av.open(buf, mode="w", format="ogg") as out:
         sink = _AudioSink(out, audio, "libopus", 48000, "flt", max_seconds)
         for frame in container.decode(audio):
-            if time.monotonic() > deadline:
-                raise MediaTimeoutError(f"{label}: preview transcode took too long")
+            deadline.check()
             sink.add(frame)
             if sink.done:
                 break
@@ -348,7 +352,3 @@ class _AudioSink:
         for pkt in self.stream.encode(None):
             self.out.mux(pkt)
 
-
-def _reason(err: Exception) -> str:
-    reason = getattr(err, "strerror", None) or str(err)
-    return str(reason).split(":")[0].strip() or type(err).__name__

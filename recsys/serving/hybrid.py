@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys.catalog.catalog import Catalog
-from recsys.errors import RecsysError, UnknownIdError
 from recsys.analysis.item_vector import l2_normalise
+from recsys.catalog.catalog import Catalog
 from recsys.catalog.index import DEFAULT_THRESHOLD
+from recsys.errors import RecsysError, UnknownIdError
 from recsys.serving.ranker import ComponentScores, RankedItem, rank
 
 CONTENT_BLOCKS = ("visual", "audio", "text", "semantic", "tags")

@@ -17,9 +17,21 @@ import pandas as pd
 from recsys.catalog.catalog import Catalog, Progress, load_or_build_sample_catalog
 from recsys.errors import UnknownIdError
 from recsys.serving.explain import Explanation, explain
-from recsys.serving.hybrid import CONTENT_BLOCKS, HybridRecommender, Query, query_from_analysis, query_from_history
+from recsys.serving.hybrid import (
+    CONTENT_BLOCKS,
+    HybridRecommender,
+    Query,
+    query_from_analysis,
+    query_from_history,
+)
 from recsys.serving.ranker import DEFAULT_WEIGHTS, ComponentScores, RankedItem, rank
-from recsys.users.personas import Persona, get_persona, load_personas, persona_seed_items, simulate_interactions
+from recsys.users.personas import (
+    Persona,
+    get_persona,
+    load_personas,
+    persona_seed_items,
+    simulate_interactions,
+)
 
 
 @dataclass

@@ -23,8 +23,8 @@ from functools import lru_cache
 import numpy as np
 
 from recsys.media.audio_descriptors import AudioDescriptors
-from recsys.paths import ASSETS_DIR
 from recsys.media.visual_descriptors import VisualDescriptors
+from recsys.paths import ASSETS_DIR
 
 FACETS = ("themes", "emotions", "styles")
 
