@@ -6,25 +6,25 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from pathlib import Path
 
 import streamlit as st
 
+from recsys.analysis.analyzer import STAGES as ANALYSIS_STAGES
 from recsys.analysis.analyzer import ClipMetadata, title_from_filename
-from recsys.catalog.user_clips import prime_features
+from recsys.catalog.user_clips import add_analysed_clip
 from recsys.errors import RecsysError
-from recsys.media.decode import MEDIA_EXTENSIONS, decode
+from recsys.media.decode import MEDIA_EXTENSIONS
+from recsys.media.display import display_arrays
 from recsys.media.preview import browser_safe
 from ui import cache, state
 from ui.components import (
     analysis_panel,
-    display_arrays,
     esc,
     feedback_summary,
     rec_cards,
 )
 
-STAGES = ("load_models", "decode", "frames", "sound", "text", "understanding", "ranking")
+STAGES = (*ANALYSIS_STAGES, "ranking")
 
 fp, service = cache.service()
 cat = service.catalog
@@ -34,44 +34,35 @@ st.caption("Upload an audio or video clip, or pick one from the catalog: the app
            "sound and text encoders, infers themes, emotions and styles, and ranks the catalog.")
 
 
+STAGE_NOTES = {"load_models": "models ready", "decode": "decoded", "frames": "frames encoded",
+               "sound": "sound encoded", "text": "text encoded", "understanding": "themes, emotions, styles"}
+
+
 def analyse_upload(data: bytes, name: str, title: str, description: str, digest: str) -> None:
     an = service.analyzer
-    timings: dict[str, float] = {}
     with st.status(f"Analysing {esc(name)}…", expanded=True) as box:
+        meta = ClipMetadata(title=title.strip() or title_from_filename(name), description=description.strip())
         try:
-            t0 = time.perf_counter()
-            try:
-                an.encoders()  # loaded once per process (the warm-up thread usually did it already)
-            except (ImportError, OSError, RuntimeError) as err:
-                box.update(label="The pretrained models are not available", state="error", expanded=False)
-                ss.upload_error = (digest, f"Uploads cannot be analysed: the models did not load "
-                                           f"({type(err).__name__}: {err}). Catalog items still work.")
-                return
-            timings["load_models"] = 1000 * (time.perf_counter() - t0)
-            st.write(f"✓ models ready ({timings['load_models']:.0f} ms)")
-            t0 = time.perf_counter()
-            media = decode(data, limits=cache.upload_limits(an.config.limits), name=name)
-            timings["decode"] = 1000 * (time.perf_counter() - t0)
-            st.write(f"✓ decode: {media.kind}, {media.duration_s:.1f} s ({timings['decode']:.0f} ms)")
-            st.write("Running frames, sound, text and understanding…")
-            meta = ClipMetadata(title=title.strip() or title_from_filename(name), description=description.strip())
-            a = an.analyze_decoded(media, metadata=meta, path=name, timings=timings)
-            for stage in ("frames", "sound", "text", "understanding"):
-                if stage in timings:
-                    st.write(f"✓ {stage} ({timings[stage]:.0f} ms)")
+            a = an.analyze(data, metadata=meta, name=name, limits=cache.upload_limits(an.config.limits),
+                           on_stage=lambda stage, ms: st.write(f"✓ {STAGE_NOTES.get(stage, stage)} ({ms:.0f} ms)"))
             t0 = time.perf_counter()
             query = service.clip_query(a)
             cs = service.scores(query)
-            timings["ranking"] = 1000 * (time.perf_counter() - t0)
+            timings = {**a.timings_ms, "ranking": 1000 * (time.perf_counter() - t0)}
             st.write(f"✓ ranking ({timings['ranking']:.0f} ms)")
             try:
                 preview = browser_safe(data, name=name)
             except RecsysError as err:
                 preview = (None, str(err))
-            display = display_arrays(media)
+            display = display_arrays(a.media)
         except RecsysError as err:
             box.update(label=f"Could not analyse {esc(name)}", state="error", expanded=False)
             ss.upload_error = (digest, str(err))
+            return
+        except (ImportError, OSError, RuntimeError) as err:  # the pretrained models did not load
+            box.update(label="The pretrained models are not available", state="error", expanded=False)
+            ss.upload_error = (digest, f"Uploads cannot be analysed: the models did not load "
+                                       f"({type(err).__name__}: {err}). Catalog items still work.")
             return
         total = sum(v for k, v in timings.items() if k in STAGES)
         box.update(label=f"Analysed {esc(name)} in {total / 1000:.1f} s", state="complete", expanded=False)
@@ -87,23 +78,14 @@ def analyse_upload(data: bytes, name: str, title: str, description: str, digest:
 
 
 def add_to_catalog(data: bytes, name: str, clip: dict) -> None:
-    """Store the upload's bytes (under a random name) and its analysis, refit, rerun."""
+    """Store the upload (bytes and analysis) for every session, refit, rerun."""
     store, error = cache.open_store()
     if store is None:
         st.error(esc(f"Clips cannot be added: {error}"))
         return
-    a = clip["analysed"]
-    suffix = Path(name).suffix.lower()  # only to pick an allowed extension; the name is never a path
     try:
-        clip_id = store.add_clip(data, title=clip["title"], suffix=suffix if suffix in MEDIA_EXTENSIONS else "",
-                                 metadata={"description": clip["description"], "kind": a.kind},
-                                 max_bytes=cache.upload_limits(service.analyzer.config.limits).max_bytes)
-        row = store.clip(clip_id)
-        if (row["title"], row["metadata"].get("description", "")) == (clip["title"], clip["description"]):
-            # The analysis made for this upload is the one a rebuild would make: cache it.
-            record = {"blocks": a.blocks.as_dict(), "label_scores": a.understanding.label_vector(),
-                      "analysis": {**clip["analysis"], "path": row["path"]}}
-            prime_features(record, sha256=row["sha256"], title=row["title"], description=clip["description"])
+        add_analysed_clip(store, data, clip["analysed"], title=clip["title"], description=clip["description"],
+                          name=name, max_bytes=cache.upload_limits(service.analyzer.config.limits).max_bytes)
     except (RecsysError, OSError) as err:
         st.error(esc(str(err)))
         return

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from recsys.analysis.item_vector import l2_normalise
 from recsys.errors import RecsysError
+from recsys.understanding.label_key import LabelKey
 from recsys.understanding.label_scoring import FACETS, label_names
 from recsys.users.personas import load_personas
 from ui import cache, state
@@ -39,9 +39,9 @@ k = c3.slider("Top-k", 1, 20, 10, key="map_k")
 
 if color_by in ("theme", "emotion", "style"):
     facet = FACETS[("theme", "emotion", "style").index(color_by)]
-    cols = [j for j, n in enumerate(names) if n.startswith(facet + ":")]
+    cols = [j for j, n in enumerate(names) if LabelKey.parse(n).facet == facet]
     best = np.asarray(cols)[cat.label_scores[:, cols].argmax(1)]
-    groups = [names[j].split(":")[1].replace("_", " ") for j in best]
+    groups = [LabelKey.parse(names[j]).display for j in best]
 elif color_by == "kind":
     groups = list(cat.items["kind"])
 else:
@@ -54,12 +54,7 @@ if source is not None:
         query, cs = state.scores_for(service, source)
         recs = service.rank(query, cs, state.weights(), k=k)
         top_rows = [r.row for r in recs]
-        if query.embedding is not None:
-            vec = query.embedding
-        elif query.liked:  # a history: place the mean of the liked items' vectors
-            vec = l2_normalise(cat.embeddings[query.liked].mean(0))
-        else:
-            vec = None
+        vec = query.vector(cat.embeddings)
         if vec is not None:
             query_xy = emap.transform(vec[None, :])[0]
             query_label = query.label

@@ -94,6 +94,7 @@ def synthetic_catalog(n: int = 40, *, seed: int = 0):
     import pandas as pd
 
     from recsys.catalog.catalog import BLOCKS, from_records
+    from recsys.catalog.feature_cache import FeatureRecord
     from recsys.analysis.item_vector import block_layout
     from recsys.understanding.label_scoring import label_names
     from recsys.users.personas import get_persona
@@ -116,5 +117,5 @@ def synthetic_catalog(n: int = 40, *, seed: int = 0):
                      "title": f"{'Forest' if c == 0 else 'Neon'} clip {i}", "description": "", "tags": "",
                      "license": "CC0-1.0", "author": "test", "source": "synthetic", "duration_s": 5.0,
                      "valence": 0.0, "arousal": 0.0, "analysis": _json.dumps({"kind": kind})})
-        records.append({"blocks": blocks, "label_scores": labels})
+        records.append(FeatureRecord(blocks=blocks, label_scores=labels, analysis={"kind": kind}))
     return from_records(rows, records, Path("."), meta={"feature_version": "test", "n_items": n})

@@ -419,7 +419,7 @@ def test_evaluation_shows_last_report(monkeypatch, tmp_path):
               "data": {"n_users": 5, "n_items": 9, "n_interactions": 30, "n_train": 25, "n_test": 5,
                        "n_test_users": 5},
               "models": {"popularity": {"metrics": metrics, "fit_s": 0.01, "score_s": 0.01},
-                         "hybrid": {"metrics": metrics, "fit_s": 0.1, "score_s": 0.1, "weights": {"popularity": 1.0},
+                         "score_fusion": {"metrics": metrics, "fit_s": 0.1, "score_s": 0.1, "weights": {"popularity": 1.0},
                                     "tuned_on": "validation"}}}
     paths = write_report(result, tmp_path)
     assert json.loads(paths["json"].read_text())["dataset"] == "toy"
@@ -428,4 +428,4 @@ def test_evaluation_shows_last_report(monkeypatch, tmp_path):
     _ok(at)
     assert not any("No evaluation report" in i.value for i in at.info)
     table = at.dataframe[0].value
-    assert {"popularity", "hybrid"} <= set(table.index) and "ndcg@10" in table.columns
+    assert {"popularity", "score_fusion"} <= set(table.index) and "ndcg@10" in table.columns

@@ -45,7 +45,7 @@ def test_evaluate_reports_every_model_and_a_tuned_hybrid():
     inter, features = synthetic()
     result = ev.evaluate(inter, protocol="stratified-75-25", k=5, models=fast_models(),
                          item_features=features, seed=1, dataset="synthetic")
-    assert set(result["models"]) == {"popularity", "item_knn", "ease", "content", "bpr", "hybrid"}
+    assert set(result["models"]) == {"popularity", "item_knn", "ease", "content", "bpr", "score_fusion"}
     assert result["data"]["n_train"] + result["data"]["n_test"] == len(inter)
     for name, entry in result["models"].items():
         m = entry["metrics"]
@@ -55,8 +55,8 @@ def test_evaluate_reports_every_model_and_a_tuned_hybrid():
         assert entry["fit_s"] >= 0 and entry["score_s"] >= 0
     scores = {n: e["metrics"]["ndcg@5"] for n, e in result["models"].items()}
     assert scores["ease"] > scores["popularity"]  # personal taste is learnable here
-    assert result["models"]["hybrid"]["tuned_on"] == "validation"
-    assert set(result["models"]["hybrid"]["weights"]) == set(fast_models())
+    assert result["models"]["score_fusion"]["tuned_on"] == "validation"
+    assert set(result["models"]["score_fusion"]["weights"]) == set(fast_models())
     assert result["models"]["bpr"]["params"]["factors"] == 8
     json.dumps(result)  # serialisable as is
 
@@ -66,11 +66,11 @@ def test_other_protocols(protocol):
     inter, _ = synthetic()
     result = ev.evaluate(inter, protocol=protocol, models=["popularity", "ease"], seed=0,
                          hybrid_weights={"ease": 1.0})
-    assert result["models"]["hybrid"]["weights"] == {"popularity": 0.0, "ease": 1.0}
-    assert result["models"]["hybrid"]["tuned_on"] == "given"
+    assert result["models"]["score_fusion"]["weights"] == {"popularity": 0.0, "ease": 1.0}
+    assert result["models"]["score_fusion"]["tuned_on"] == "given"
     # With popularity weighted 0, the hybrid ranks exactly as EASE.
     models = result["models"]
-    assert models["hybrid"]["metrics"] == pytest.approx(models["ease"]["metrics"])
+    assert models["score_fusion"]["metrics"] == pytest.approx(models["ease"]["metrics"])
     assert result["models"]["ease"]["metrics"]["diversity@10"] is None
 
 
@@ -94,7 +94,7 @@ def test_write_report(tmp_path):
     paths = ev.write_report(result, tmp_path)
     text = paths["markdown"].read_text()
     assert paths["markdown"].name == "evaluate-synthetic-leave-one-out.md"
-    assert "| ease |" in text and "Hybrid weights (validation)" in text
+    assert "| ease |" in text and "Score-fusion baseline weights (validation)" in text
     assert json.loads(paths["json"].read_text())["protocol"] == "leave-one-out"
 
 
@@ -112,7 +112,7 @@ def test_cli_json_with_a_registered_demo_dataset(monkeypatch, capsys, tmp_path):
                    "--models", "popularity,ease,content", "--report", str(tmp_path)])
     assert ev.run_cli(args) == 0
     out = json.loads(capsys.readouterr().out)  # stdout is JSON only
-    assert out["dataset"] == "demo" and "hybrid" in out["models"]
+    assert out["dataset"] == "demo" and "score_fusion" in out["models"]
     assert (tmp_path / "evaluate-demo-leave-one-out.json").is_file()
 
 
@@ -138,3 +138,22 @@ def test_cli_errors_are_one_line(argv, match, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert match in captured.err and captured.err.count("\n") == 1
+
+
+def test_app_hybrid_is_evaluated_on_a_catalog_and_beats_popularity():
+    """With a media catalog, evaluate measures the app's own HybridRecommender + ranker, its
+    weights tuned on a split of the training part: on two clusters of taste it must rank the
+    user's own cluster, which popularity (a mix of both) cannot."""
+    from conftest import synthetic_catalog
+    from recsys.users.personas import get_persona, simulate_interactions
+
+    cat = synthetic_catalog(40)
+    df = simulate_interactions(cat, [get_persona("Nature Lover"), get_persona("Night Owl Gamer")],
+                               users_per_persona=12, seed=1)
+    inter = Interactions.from_frame(df, "user_id", "item_id", item_ids=cat.item_ids)
+    result = ev.evaluate(inter, protocol="stratified-75-25", k=5, models=["popularity"], catalog=cat, seed=0)
+    app = result["models"]["app_hybrid"]
+    assert app["tuned_on"].startswith("validation")
+    assert set(app["weights"]) >= {"visual", "audio", "cf", "matcher"}
+    assert app["metrics"]["ndcg@5"] > result["models"]["popularity"]["metrics"]["ndcg@5"]
+    assert "App hybrid" in ev.format_markdown(result)

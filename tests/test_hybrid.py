@@ -6,7 +6,8 @@ import pytest
 
 from conftest import synthetic_catalog
 from recsys.serving.explain import explain
-from recsys.serving.hybrid import HybridRecommender, query_from_history
+from recsys.serving.hybrid import HybridRecommender
+from recsys.serving.query import query_from_history
 from recsys.serving.ranker import COMPONENTS, PRESETS, rank
 from recsys.users.personas import get_persona, simulate_interactions
 
@@ -36,7 +37,7 @@ def test_history_query_recommends_its_own_cluster(fitted):
 
 def test_clip_query_and_kind_filter(fitted):
     cat, _, _, hybrid = fitted
-    from recsys.serving.hybrid import Query
+    from recsys.serving.query import Query
 
     row = 30
     q = Query(label="new clip", content={b: cat.blocks[b][row] for b in cat.blocks},

@@ -13,6 +13,7 @@ from conftest import synthetic_catalog, tone, write_wav
 from recsys.catalog.catalog import BLOCKS
 from recsys.errors import MediaError
 from recsys.catalog.store import Store
+from recsys.catalog.feature_cache import FeatureRecord
 from recsys.catalog.user_clips import USER_SOURCE, clip_manifest_row, prime_features, with_user_clips
 
 
@@ -45,15 +46,15 @@ def feat_dir(tmp_path):
     return tmp_path / "features"
 
 
-def _record(base, rows, *, kind="audio") -> dict:
+def _record(base, rows, *, kind="audio") -> FeatureRecord:
     """A feature record whose blocks are the normalised mean of ``rows`` of ``base``."""
     blocks = {}
     for b in BLOCKS:
         v = base.blocks[b][rows].mean(0)
         blocks[b] = (v / np.linalg.norm(v)).astype(np.float32)
     labels = base.label_scores[rows].mean(0).astype(np.float32)
-    return {"blocks": blocks, "label_scores": labels,
-            "analysis": {"kind": kind, "duration_s": 3.0, "valence": 0.25, "arousal": -0.5, "path": "upload"}}
+    return FeatureRecord(blocks=blocks, label_scores=labels,
+                         analysis={"kind": kind, "duration_s": 3.0, "valence": 0.25, "arousal": -0.5, "path": "upload"})
 
 
 def _add(store, tmp_path, base, feat_dir, *, title, freq, rows, description=""):
@@ -87,7 +88,7 @@ def test_added_clips_are_appended_in_order_and_loaded_from_the_cache(tmp_path, b
     want = _record(base, [0, 1, 2])
     for b in BLOCKS:
         assert cat.blocks[b].shape == (n + 2, base.blocks[b].shape[1])
-        np.testing.assert_allclose(cat.blocks[b][n], want["blocks"][b], atol=1e-6)
+        np.testing.assert_allclose(cat.blocks[b][n], want.blocks[b], atol=1e-6)
     np.testing.assert_allclose(cat.blocks["visual"][:n], base.blocks["visual"])
     assert cat.embeddings.shape == (n + 2, base.embeddings.shape[1])
     np.testing.assert_allclose(np.linalg.norm(cat.embeddings, axis=1), 1.0, atol=1e-5)
@@ -129,7 +130,8 @@ def test_manifest_row_never_uses_the_uploaded_name(store):
 
 def test_an_added_clip_nobody_has_seen_is_fitted_and_recommended(tmp_path, base, store, feat_dir):
     """Demo users are simulated on the built catalog; the hybrid is fitted on the extended one."""
-    from recsys.serving.hybrid import HybridRecommender, query_from_history
+    from recsys.serving.hybrid import HybridRecommender
+    from recsys.serving.query import query_from_history
     from recsys.serving.ranker import DEFAULT_WEIGHTS, rank
     from recsys.users.personas import simulate_interactions
 

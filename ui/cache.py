@@ -26,6 +26,7 @@ import streamlit as st
 from recsys import FEATURE_VERSION
 from recsys.errors import RecsysError
 from recsys.paths import REPO_ROOT, SAMPLE_DATA_DIR, data_dir
+from recsys.understanding.label_key import LabelKey
 
 _build_lock = threading.Lock()
 _validator_lock = threading.Lock()
@@ -217,7 +218,7 @@ def item_tags(fp: str) -> list[list[str]]:
     out = []
     for r, raw in enumerate(cat.items["tags"].fillna("")):
         own = [t.strip().lower() for t in str(raw).replace(",", ";").split(";") if t.strip()]
-        inferred = [names[j].split(":")[1] for j in np.flatnonzero(cat.label_scores[r] >= 0.5)]
+        inferred = [LabelKey.parse(names[j]).label for j in np.flatnonzero(cat.label_scores[r] >= 0.5)]
         out.append(sorted(set(own) | set(inferred)))
     return out
 
@@ -241,7 +242,7 @@ def item_display(fp: str, item_id: str) -> dict:
     """Frames, waveform envelope and mel-spectrogram of a catalog item, for the analysis panel
     (decoding only: no model runs). ``{"error": msg}`` when the file cannot be decoded."""
     from recsys.media.decode import decode
-    from ui.components import display_arrays
+    from recsys.media.display import display_arrays
 
     try:
         media = decode(get_service(fp).catalog.media_path(item_id))

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from recsys.serving.ranker import COMPONENTS
+from recsys.understanding.label_key import LabelKey
 
 COMPONENT_COLORS = {"visual": "#4C78A8", "audio": "#F58518", "text": "#54A24B", "semantic": "#B279A2",
                     "cf": "#E45756", "matcher": "#72B7B2", "popularity": "#9D755D"}
@@ -46,41 +47,6 @@ def player(preview: tuple[bytes | None, str]) -> None:
 
 
 # --- analysis panel ------------------------------------------------------------------------------
-
-def display_arrays(media, *, n_frames: int = 8, strip_height: int = 90, env_bins: int = 800,
-                   mel_cols: int = 400) -> dict:
-    """Small arrays for display from a :class:`~recsys.media.decode.DecodedMedia`: a strip of frames
-    (h, W, 3) uint8, a waveform envelope (min/max per bin) and a log-mel spectrogram (64, T)."""
-    out: dict = {"kind": media.kind, "duration_s": float(media.duration_s), "strip": None, "strip_times": [],
-                 "env": None, "mel": None}
-    frames = media.frames
-    if frames.shape[0]:
-        from PIL import Image
-
-        idx = np.unique(np.linspace(0, frames.shape[0] - 1, min(n_frames, frames.shape[0])).round().astype(int))
-        tiles = []
-        for i in idx:
-            im = Image.fromarray(frames[i])
-            w = max(1, int(im.width * strip_height / im.height))
-            tiles.append(np.asarray(im.resize((w, strip_height))))
-            tiles.append(np.full((strip_height, 3, 3), 255, np.uint8))
-        out["strip"] = np.concatenate(tiles[:-1], axis=1)
-        out["strip_times"] = [float(media.frame_times_s[i]) for i in idx]
-    y = media.audio
-    if y.size:
-        sr = media.sample_rate
-        step = max(1, y.size // env_bins)
-        n = (y.size // step) * step
-        blocks = y[:n].reshape(-1, step)
-        out["env"] = (np.arange(blocks.shape[0]) * step / sr, blocks.min(1), blocks.max(1))
-        import librosa
-
-        hop = max(256, y.size // mel_cols)
-        mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=1024, hop_length=hop, n_mels=64)
-        out["mel"] = (librosa.power_to_db(mel, ref=np.max(mel) if mel.max() > 0 else 1.0).astype(np.float32),
-                      hop / sr)
-    return out
-
 
 def sound_figure(display: dict) -> go.Figure | None:
     """Waveform (top) and log-mel spectrogram (bottom) of the analysed audio."""
@@ -240,8 +206,9 @@ def feedback_summary(fb: dict[str, list[str]], titles: dict[str, str], *, scope:
 def taste_figure(label_scores: np.ndarray, names: list[str], *, top: int = 15) -> go.Figure:
     """Horizontal bars of the strongest labels of a profile, coloured by facet."""
     order = np.argsort(-label_scores)[:top][::-1]
-    facets = [names[i].split(":")[0] for i in order]
-    fig = go.Figure(go.Bar(x=label_scores[order], y=[names[i].split(":")[1].replace("_", " ") for i in order],
+    keys = [LabelKey.parse(names[i]) for i in order]
+    facets = [k.facet for k in keys]
+    fig = go.Figure(go.Bar(x=label_scores[order], y=[k.display for k in keys],
                            orientation="h", marker_color=[FACET_HEX[f] for f in facets],
                            customdata=facets, hovertemplate="%{customdata}: %{y} %{x:.2f}<extra></extra>"))
     fig.update_layout(height=28 * len(order) + 40, margin=dict(l=10, r=10, t=10, b=10),

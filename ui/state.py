@@ -185,7 +185,7 @@ def default_source_index(options: dict[str, tuple[str, str]]) -> int:
 
 
 def query_for(service, source: tuple[str, str]):
-    """The :class:`~recsys.serving.hybrid.Query` of a source, with this session's feedback applied."""
+    """The :class:`~recsys.serving.query.Query` of a source, with this session's feedback applied."""
     kind, ident = source
     fb = feedback(f"{kind}:{ident}")
     # Ratings restored from the store may name items this catalog lacks (another catalog folder).

@@ -13,6 +13,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -27,6 +28,10 @@ from recsys.understanding.label_scoring import (
     get_semantic_space,
     understand,
 )
+
+# The pipeline's stages in order, as named in ``timings_ms`` and reported to ``on_stage``.
+STAGES = ("decode", "load_models", "frames", "sound", "text", "understanding")
+StageCallback = Callable[[str, float], None]   # (stage, milliseconds)
 
 SPEECH_CLASSES = ("Speech", "Narration, monologue", "Conversation", "Child speech, kid speaking")
 
@@ -135,29 +140,37 @@ class Analyzer:
             return self._encoders
 
     # -- pipeline ------------------------------------------------------------------------------
-    def analyze(self, source, *, metadata: ClipMetadata | None = None, name: str | None = None) -> ClipAnalysis:
-        """Analyse a path, bytes or binary file object. ``name`` labels bytes (never a path)."""
+    def analyze(self, source, *, metadata: ClipMetadata | None = None, name: str | None = None,
+                limits: MediaLimits | None = None, on_stage: StageCallback | None = None) -> ClipAnalysis:
+        """Analyse a path, bytes or binary file object. ``name`` labels bytes (never a path).
+
+        ``limits`` replaces the configured decoding limits (e.g. an upload's size cap);
+        ``on_stage(stage, ms)`` is called as each stage of :data:`STAGES` finishes, so a caller
+        can show progress (the app's status box) without re-implementing the pipeline.
+        """
         timings: dict[str, float] = {}
         label = name or (str(source) if isinstance(source, (str, Path)) else "upload")
         deadline = Deadline(self.config.timeout_s, label, activity="analysis")
-        limits = self.config.limits
+        limits = limits or self.config.limits
         if deadline.end is not None:  # the decode gets what is left of the analysis budget
             limits = replace(limits, timeout_s=min(limits.timeout_s, deadline.seconds))
         # Decode before loading the models: a bad file fails in milliseconds, not after the load.
-        with _timer(timings, "decode"):
+        with _timer(timings, "decode", on_stage):
             media = decode(source, limits=limits, name=name)
         if self._encoders is None:
-            with _timer(timings, "load_models"):
+            with _timer(timings, "load_models", on_stage):
                 self.encoders()
             deadline.restart(already_spent_s=timings["decode"] / 1000)  # loading is not the clip's time
         meta = metadata or ClipMetadata()
         if not meta.title and self.config.use_filename_title:
             meta = ClipMetadata(title=title_from_filename(Path(label).name), description=meta.description,
                                 tags=meta.tags)
-        return self.analyze_decoded(media, metadata=meta, path=label, timings=timings, _deadline=deadline)
+        return self.analyze_decoded(media, metadata=meta, path=label, timings=timings, on_stage=on_stage,
+                                    _deadline=deadline)
 
     def analyze_decoded(self, media: DecodedMedia, *, metadata: ClipMetadata, path: str,
-                        timings: dict[str, float] | None = None, _deadline=None) -> ClipAnalysis:
+                        timings: dict[str, float] | None = None, on_stage: StageCallback | None = None,
+                        _deadline=None) -> ClipAnalysis:
         enc = self.encoders()
         deadline = _deadline or Deadline(self.config.timeout_s, path, activity="analysis")
         deadline.check("decode")
@@ -169,7 +182,7 @@ class Analyzer:
         visual_feat = None
         visual = None
         if media.frames.shape[0]:
-            with _timer(timings, "frames"):
+            with _timer(timings, "frames", on_stage):
                 img = enc["image"].encode(media.frames)
                 signals.image_probs = img.probs.mean(axis=0)
                 visual_feat = img.features.mean(axis=0)
@@ -183,7 +196,7 @@ class Analyzer:
         audio_desc = None
         speech_fraction = 0.0
         if media.has_audio:
-            with _timer(timings, "sound"):
+            with _timer(timings, "sound", on_stage):
                 snd = enc["audio"].encode(media.audio, max_patches=self.config.max_audio_patches)
                 audio_desc = describe_audio(media.audio, sr=media.sample_rate)
                 if audio_desc.silence_fraction < 0.98:
@@ -201,7 +214,7 @@ class Analyzer:
                 signals.speech_fraction = speech_fraction
             deadline.check("sound")
 
-        with _timer(timings, "text"):
+        with _timer(timings, "text", on_stage):
             text = metadata.text()
             transcript = ""
             if media.has_audio and self._wants_transcript(speech_fraction):
@@ -218,7 +231,7 @@ class Analyzer:
             text_block = vecs[0] + 0.7 * vecs[1]
         deadline.check("text")
 
-        with _timer(timings, "understanding"):
+        with _timer(timings, "understanding", on_stage):
             und = understand(signals, enc["space"])
             blocks = make_blocks(visual=visual_feat, audio=audio_feat,
                                  text=text_block if np.any(text_block) else None,
@@ -258,9 +271,12 @@ def _sentiment(text: str) -> float | None:
 
 
 @contextmanager
-def _timer(timings: dict[str, float], stage: str):
+def _timer(timings: dict[str, float], stage: str, on_stage: StageCallback | None = None):
+    """Add the block's wall time (ms) to ``timings[stage]``; report it when the block succeeds."""
     t0 = time.perf_counter()
     try:
         yield
     finally:
         timings[stage] = timings.get(stage, 0.0) + 1000 * (time.perf_counter() - t0)
+    if on_stage is not None:
+        on_stage(stage, timings[stage])

@@ -18,9 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recsys.encoders.audio import EMBEDDING_DIM as AUDIO_DIM
+from recsys.encoders.text import DIM as TEXT_DIM
 from recsys.understanding.label_scoring import label_names
 
-BLOCK_DIMS = {"visual": 1280, "audio": 1024, "text": 384, "semantic": 384}
+# The one list of block names, in the order they are concatenated; every other module imports it.
+BLOCK_NAMES = ("visual", "audio", "text", "semantic", "tags")
+# Dimensions of the fixed-size blocks; "tags" has one entry per vocabulary label (label_names()).
+# 1280 is recsys.encoders.image.FEATURE_DIM, written out because importing that module loads torch.
+BLOCK_DIMS = {"visual": 1280, "audio": AUDIO_DIM, "text": TEXT_DIM, "semantic": TEXT_DIM}
 BLOCK_WEIGHTS = {"visual": 1.0, "audio": 1.0, "text": 0.8, "semantic": 1.0, "tags": 0.6}
 
 
@@ -56,7 +62,7 @@ class ItemBlocks:
     tags: np.ndarray
 
     def as_dict(self) -> dict[str, np.ndarray]:
-        return {k: getattr(self, k) for k in ("visual", "audio", "text", "semantic", "tags")}
+        return {k: getattr(self, k) for k in BLOCK_NAMES}
 
 
 def make_blocks(*, visual: np.ndarray | None, audio: np.ndarray | None, text: np.ndarray | None,

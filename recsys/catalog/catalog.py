@@ -17,7 +17,6 @@ Layout of a catalog folder::
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -30,13 +29,14 @@ import numpy as np
 import pandas as pd
 
 from recsys import FEATURE_VERSION
-from recsys.analysis.item_vector import ItemBlocks, item_vector
+from recsys.analysis.item_vector import BLOCK_NAMES, ItemBlocks, item_vector
+from recsys.catalog.feature_cache import FeatureCache, FeatureRecord, file_hash
 from recsys.errors import MediaError, RecsysError, UnknownIdError
 from recsys.media.decode import MEDIA_EXTENSIONS
-from recsys.paths import SAMPLE_DATA_DIR, cache_dir, data_dir
+from recsys.paths import SAMPLE_DATA_DIR, data_dir
 from recsys.understanding.label_scoring import label_names
 
-BLOCKS = ("visual", "audio", "text", "semantic", "tags")
+BLOCKS = BLOCK_NAMES
 MANIFEST_COLUMNS = ("item_id", "path", "kind", "title", "description", "tags", "license", "author",
                     "source")
 Progress = Callable[[int, int, str], None]  # (done, total, current path)
@@ -183,18 +183,6 @@ def _slug(path: str) -> str:
 
 # --- building ------------------------------------------------------------------------------------
 
-def feature_key(data_hash: str, text: str) -> str:
-    return hashlib.sha256(f"{data_hash}|{text}|{FEATURE_VERSION}".encode()).hexdigest()[:32]
-
-
-def file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def build_catalog(media_dir: str | os.PathLike, *, manifest: str | os.PathLike | None = None,
                   out_dir: str | os.PathLike | None = None, analyzer=None,
                   progress: Progress | None = None) -> Catalog:
@@ -211,14 +199,13 @@ def build_catalog(media_dir: str | os.PathLike, *, manifest: str | os.PathLike |
         raise RecsysError(f"media folder {media_dir} does not exist")
     df = read_manifest(media_dir, Path(manifest) if manifest else None)
     analyzer = analyzer or Analyzer()
-    feat_dir = cache_dir() / "features"
-    feat_dir.mkdir(parents=True, exist_ok=True)
+    cache = FeatureCache()
     rows, vectors, skipped, analysed = [], [], [], 0
     for i, r in enumerate(df.itertuples(index=False)):
         if progress:
             progress(i, len(df), r.path)
         try:
-            row, record, fresh = analyze_manifest_row(analyzer, media_dir, r._asdict(), feat_dir)
+            row, record, fresh = analyze_manifest_row(analyzer, media_dir, r._asdict(), cache)
         except (MediaError, OSError) as err:
             skipped.append(f"{r.path}: {err}")
             continue
@@ -230,7 +217,7 @@ def build_catalog(media_dir: str | os.PathLike, *, manifest: str | os.PathLike |
     return finish_build(rows, vectors, media_dir, out_dir=out_dir, analysed=analysed, skipped=skipped, t0=t0)
 
 
-def finish_build(rows: list[dict], vectors: list[dict], media_dir: Path, *, out_dir, analysed: int,
+def finish_build(rows: list[dict], vectors: list[FeatureRecord], media_dir: Path, *, out_dir, analysed: int,
                  skipped: list[str], t0: float, **extra_meta) -> Catalog:
     """Assemble, describe and (when ``out_dir``) save a built catalog."""
     if not rows:
@@ -245,7 +232,8 @@ def finish_build(rows: list[dict], vectors: list[dict], media_dir: Path, *, out_
     return catalog
 
 
-def analyze_manifest_row(analyzer, media_dir: Path, r: dict, feat_dir: Path) -> tuple[dict, dict, bool]:
+def analyze_manifest_row(analyzer, media_dir: Path, r: dict, cache: FeatureCache
+                         ) -> tuple[dict, FeatureRecord, bool]:
     """Analyse one manifest row (or reuse its cached features): (item row, feature record, fresh?).
 
     Shared by the single-process build and the distributed one (:mod:`recsys.catalog.distributed`).
@@ -255,43 +243,27 @@ def analyze_manifest_row(analyzer, media_dir: Path, r: dict, feat_dir: Path) -> 
     path = Path(media_dir) / r["path"]
     tags = tuple(t.strip() for t in str(r.get("tags", "")).replace(",", ";").split(";") if t.strip())
     meta = ClipMetadata(title=str(r.get("title", "")), description=str(r.get("description", "")), tags=tags)
-    cached = Path(feat_dir) / f"{feature_key(file_hash(path), meta.text())}.npz"
-    fresh = not cached.is_file()
+    data_hash, text = file_hash(path), meta.text()
+    record = cache.get(data_hash, text)
+    fresh = record is None
     if fresh:
-        a = analyzer.analyze(path, metadata=meta)
-        record = {"blocks": a.blocks.as_dict(), "label_scores": a.understanding.label_vector(),
-                  "analysis": a.to_dict(include_embedding=False)}
-        _save_features(cached, record)
-    else:
-        record = _load_features(cached)
-    an = record["analysis"]
+        record = FeatureRecord.from_analysis(analyzer.analyze(path, metadata=meta))
+        cache.put(data_hash, text, record)
+    an = record.analysis
     row = {**{c: str(r.get(c, "")) for c in MANIFEST_COLUMNS}, "kind": an["kind"],
            "duration_s": float(an["duration_s"]), "valence": float(an["valence"]),
            "arousal": float(an["arousal"]), "analysis": json.dumps(an)}
     return row, record, fresh
 
 
-def from_records(rows: list[dict], vectors: list[dict], media_dir: Path, meta: dict) -> Catalog:
+def from_records(rows: list[dict], vectors: list[FeatureRecord], media_dir: Path, meta: dict) -> Catalog:
     """Assemble a :class:`Catalog` from item rows and per-item feature records."""
-    blocks = {k: np.stack([v["blocks"][k] for v in vectors]).astype(np.float32) for k in BLOCKS}
+    blocks = {k: np.stack([v.blocks[k] for v in vectors]).astype(np.float32) for k in BLOCKS}
     emb = np.stack([item_vector(ItemBlocks(**{k: blocks[k][i] for k in BLOCKS})) for i in range(len(rows))])
     items = pd.DataFrame(rows)
     return Catalog(items=items, embeddings=emb.astype(np.float32), blocks=blocks,
-                   label_scores=np.stack([v["label_scores"] for v in vectors]).astype(np.float32),
+                   label_scores=np.stack([v.label_scores for v in vectors]).astype(np.float32),
                    media_dir=media_dir, meta=meta)
-
-
-def _save_features(path: Path, record: dict) -> None:
-    tmp = path.with_name(path.stem + f".{os.getpid()}.tmp.npz")
-    np.savez(tmp, label_scores=record["label_scores"], analysis=np.asarray(json.dumps(record["analysis"])),
-             **{f"block_{k}": v for k, v in record["blocks"].items()})
-    os.replace(tmp, path)
-
-
-def _load_features(path: Path) -> dict:
-    with np.load(path, allow_pickle=False) as z:
-        return {"blocks": {k: z[f"block_{k}"] for k in BLOCKS}, "label_scores": z["label_scores"],
-                "analysis": json.loads(str(z["analysis"]))}
 
 
 # --- the embedded sample catalog -----------------------------------------------------------------

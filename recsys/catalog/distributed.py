@@ -30,8 +30,8 @@ from recsys.catalog.catalog import (
     finish_build,
     read_manifest,
 )
+from recsys.catalog.feature_cache import FeatureCache, FeatureRecord
 from recsys.errors import RecsysError
-from recsys.paths import cache_dir
 
 
 class _AnalyzeActor:
@@ -40,7 +40,7 @@ class _AnalyzeActor:
     def __init__(self, media_dir: str, feat_dir: str):
         from recsys.analysis.analyzer import Analyzer
 
-        self.media_dir, self.feat_dir = Path(media_dir), Path(feat_dir)
+        self.media_dir, self.cache = Path(media_dir), FeatureCache(feat_dir)
         self.analyzer = Analyzer()
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
@@ -50,14 +50,14 @@ class _AnalyzeActor:
         out = []
         for r in batch.to_dict("records"):
             try:
-                row, record, fresh = analyze_manifest_row(self.analyzer, self.media_dir, r, self.feat_dir)
+                row, record, fresh = analyze_manifest_row(self.analyzer, self.media_dir, r, self.cache)
             except (MediaError, OSError) as err:
                 out.append({"order": r["order"], "ok": False, "error": f"{r['path']}: {err}", "fresh": False,
                             "row": "", "label_scores": b"", **{f"block_{b}": b"" for b in BLOCKS}})
                 continue
             out.append({"order": r["order"], "ok": True, "error": "", "fresh": bool(fresh), "row": json.dumps(row),
-                        "label_scores": np.asarray(record["label_scores"], np.float32).tobytes(),
-                        **{f"block_{b}": np.asarray(record["blocks"][b], np.float32).tobytes() for b in BLOCKS}})
+                        "label_scores": np.asarray(record.label_scores, np.float32).tobytes(),
+                        **{f"block_{b}": np.asarray(record.blocks[b], np.float32).tobytes() for b in BLOCKS}})
         return pd.DataFrame(out)
 
 
@@ -77,8 +77,7 @@ def build_catalog_ray(media_dir: str | os.PathLike, *, manifest: str | os.PathLi
     df["order"] = np.arange(len(df))
     out_dir = Path(out_dir)
     shard_dir = out_dir / "shards"
-    feat_dir = cache_dir() / "features"
-    feat_dir.mkdir(parents=True, exist_ok=True)
+    feat_dir = FeatureCache().folder
     started_here = not ray.is_initialized()
     if started_here:
         env = {k: os.environ[k] for k in ("RECSYS_CACHE_DIR", "RECSYS_DATA_DIR", "HF_HUB_OFFLINE",
@@ -114,8 +113,10 @@ def merge_shards(shard_dir: Path, media_dir: Path, *, out_dir: Path, t0: float, 
     res = pd.concat([pd.read_parquet(p) for p in shards]).sort_values("order")
     ok = res[res["ok"]]
     rows = [json.loads(r) for r in ok["row"]]
-    vectors = [{"blocks": {b: np.frombuffer(r[f"block_{b}"], np.float32).copy() for b in BLOCKS},
-                "label_scores": np.frombuffer(r["label_scores"], np.float32).copy()} for _, r in ok.iterrows()]
+    # Shards carry arrays only; the analysis summary travels in the item row.
+    vectors = [FeatureRecord(blocks={b: np.frombuffer(r[f"block_{b}"], np.float32).copy() for b in BLOCKS},
+                             label_scores=np.frombuffer(r["label_scores"], np.float32).copy(), analysis={})
+               for _, r in ok.iterrows()]
     return finish_build(rows, vectors, media_dir, out_dir=out_dir, analysed=int(ok["fresh"].sum()),
                         skipped=list(res.loc[~res["ok"], "error"]), t0=t0, ray_workers=workers,
                         shards=len(shards))

@@ -5,7 +5,7 @@ The effective catalog is a built catalog (the embedded sample, or ``RECSYS_CATAL
 the store's clips appended in the order they were added, so every built item keeps its row.
 Each added clip is analysed once: its features go to the shared feature cache
 (``cache_dir()/features``, keyed by content hash + text metadata + ``FEATURE_VERSION``; see
-:func:`recsys.catalog.catalog.feature_key`), so a restart or a refit loads them instead of running the
+:class:`recsys.catalog.feature_cache.FeatureCache`), so a restart or a refit loads them instead of running the
 models. The app writes that cache entry from the analysis it already made when the clip was
 uploaded (:func:`prime_features`), so adding a clip does not analyse it a second time either.
 
@@ -21,14 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys.catalog.catalog import (
-    Catalog,
-    analyze_manifest_row,
-    feature_key,
-    from_records,
-)
+from recsys.catalog.catalog import Catalog, analyze_manifest_row, from_records
+from recsys.catalog.feature_cache import FeatureCache, FeatureRecord
 from recsys.errors import RecsysError
-from recsys.paths import cache_dir
 
 USER_SOURCE = "added by a user"   # the ``source`` column of an added clip
 
@@ -44,30 +39,45 @@ def clip_manifest_row(clip: dict) -> dict:
             "source": USER_SOURCE}
 
 
-def _feat_dir(feat_dir) -> Path:
-    folder = Path(feat_dir) if feat_dir is not None else cache_dir() / "features"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def prime_features(record: dict, *, sha256: str, title: str, description: str = "",
+def prime_features(record: FeatureRecord, *, sha256: str, title: str, description: str = "",
                    feat_dir: str | Path | None = None) -> Path:
     """Write an analysis made elsewhere into the feature cache, under the key that
     :func:`with_user_clips` looks up for a clip with these bytes, title and description.
-
-    ``record``: ``{"blocks": {name: (d,) float32}, "label_scores": (L,) float32, "analysis": dict}``
-    (what :func:`recsys.catalog.catalog.analyze_manifest_row` stores). Returns the cache file.
-    """
+    Returns the cache file."""
     from recsys.analysis.analyzer import ClipMetadata
-    from recsys.catalog.catalog import (
-        _save_features,  # the cache's on-disk format belongs to catalog.py
-    )
 
+    cache = FeatureCache(feat_dir)
     text = ClipMetadata(title=title, description=description).text()
-    path = _feat_dir(feat_dir) / f"{feature_key(sha256, text)}.npz"
+    path = cache.path(sha256, text)
     if not path.is_file():
-        _save_features(path, record)
+        cache.put(sha256, text, record)
     return path
+
+
+def add_analysed_clip(store, data: bytes, analysis, *, title: str, description: str = "", name: str = "",
+                      max_bytes: int | None = None, feat_dir: str | Path | None = None) -> str:
+    """Store an upload's bytes and its analysis so that every session finds it in the catalog.
+
+    The bytes go to ``store`` (a :class:`~recsys.catalog.store.Store`, under a random file name:
+    ``name`` only picks an allowed extension), and ``analysis`` (the upload's
+    :class:`~recsys.analysis.analyzer.ClipAnalysis`) goes to the feature cache under the key
+    :func:`with_user_clips` will look up, so the clip is not analysed a second time. Returns the
+    new clip id. Raises :class:`~recsys.errors.RecsysError` (or ``OSError``) when it cannot be stored.
+    """
+    from recsys.media.decode import MEDIA_EXTENSIONS
+
+    suffix = Path(name).suffix.lower()
+    clip_id = store.add_clip(data, title=title, suffix=suffix if suffix in MEDIA_EXTENSIONS else "",
+                             metadata={"description": description, "kind": analysis.kind},
+                             **({"max_bytes": max_bytes} if max_bytes is not None else {}))
+    row = store.clip(clip_id)
+    # The store may normalise the title; the cached analysis is only valid for the text it was made with.
+    if (row["title"], row["metadata"].get("description", "")) == (title, description):
+        record = FeatureRecord.from_analysis(analysis)
+        record = dataclasses.replace(record, analysis={**record.analysis, "path": row["path"]})
+        prime_features(record, sha256=row["sha256"], title=row["title"], description=description,
+                       feat_dir=feat_dir)
+    return clip_id
 
 
 def with_user_clips(base: Catalog, clips: list[dict], *, analyzer=None, feat_dir: str | Path | None = None
@@ -82,7 +92,7 @@ def with_user_clips(base: Catalog, clips: list[dict], *, analyzer=None, feat_dir
     """
     if not clips:
         return base
-    folder = _feat_dir(feat_dir)
+    cache = FeatureCache(feat_dir)
     if analyzer is None:
         from recsys.analysis.analyzer import Analyzer
 
@@ -95,7 +105,7 @@ def with_user_clips(base: Catalog, clips: list[dict], *, analyzer=None, feat_dir
             skipped.append(f"{r['item_id']}: the catalog already has this id")
             continue
         try:
-            row, record, fresh = analyze_manifest_row(analyzer, base.media_dir, r, folder)
+            row, record, fresh = analyze_manifest_row(analyzer, base.media_dir, r, cache)
         except (RecsysError, OSError) as err:
             skipped.append(f"{r['item_id']} ({r['title']}): {err}")
             continue

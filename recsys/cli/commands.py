@@ -137,22 +137,21 @@ def register_personas(sub) -> None:
 
 def load_demo_dataset(path: str | None = None):
     """The sample catalog (or the catalog folder ``path``) with its simulated users as a Dataset;
-    item features are the catalog's item vectors reduced by PCA to 64 dims."""
-    import numpy as np
-
+    item features are the catalog's item vectors reduced by PCA to 64 dims. The catalog and the
+    persona text vectors ride along, so ``evaluate`` also measures the app's own hybrid."""
     from recsys.catalog.catalog import Catalog, load_or_build_sample_catalog
+    from recsys.pca import fit_pca_basis
     from recsys.users.datasets import Dataset
     from recsys.users.interactions import Interactions
-    from recsys.users.personas import simulate_interactions
+    from recsys.serving.service import persona_user_text
 
     cat = Catalog.load(path) if path else load_or_build_sample_catalog()
-    df = simulate_interactions(cat)
+    df, user_text = persona_user_text(cat)
     inter = Interactions.from_frame(df, "user_id", "item_id", "weight", "timestamp", item_ids=cat.item_ids)
-    emb = cat.embeddings - cat.embeddings.mean(0)
-    _, _, vt = np.linalg.svd(emb, full_matrices=False)
-    feats = (emb @ vt[:64].T).astype(np.float32)
+    feats = fit_pca_basis(cat.embeddings, 64).transform(cat.embeddings)
     return Dataset(name="demo", interactions=inter, items=cat.items[["item_id", "title", "kind"]],
-                   item_features=feats, feature_names=tuple(f"pc{i}" for i in range(feats.shape[1])))
+                   item_features=feats, feature_names=tuple(f"pc{i}" for i in range(feats.shape[1])),
+                   catalog=cat, user_text=user_text)
 
 
 def cmd_evaluate(args) -> int:

@@ -1,9 +1,16 @@
 """Offline evaluation: split with a protocol, fit each model, rank all unseen items, report.
 
 Every interaction counts as an implicit positive. Each test user's items are ranked over the
-whole catalogue minus the user's training items (full ranking, no sampled negatives). A hybrid
-(weighted sum of per-user min-max-normalised model scores) is evaluated beside the models, with
-weights given or tuned on a validation split by coordinate ascent over a small grid.
+whole catalogue minus the user's training items (full ranking, no sampled negatives).
+
+Two fusions are reported beside the single models:
+
+* ``app_hybrid``, for a data set with a media catalog (the demo): the app's own
+  ``HybridRecommender`` and ranker (:func:`recsys.evaluation.tuning.evaluate_app_hybrid`), weights
+  tuned on a validation split carved from the training part;
+* ``score_fusion``, a baseline: a weighted sum of per-user min-max-normalised model scores, with
+  weights given or tuned on a validation split by coordinate ascent over a small grid. The app
+  does not run it.
 """
 from __future__ import annotations
 
@@ -60,8 +67,10 @@ def evaluate(interactions: Interactions, *, protocol: str, k: int = 10,
              models: Mapping[str, Recommender] | Sequence[str] | None = None,
              item_features: np.ndarray | None = None, user_features: np.ndarray | None = None,
              seed: int = 0, hybrid_weights: Mapping[str, float] | None = None,
-             dataset: str = "custom") -> dict[str, Any]:
-    """Split, fit, rank and score every model and the hybrid.
+             dataset: str = "custom", catalog=None, user_text: Mapping[str, np.ndarray] | None = None
+             ) -> dict[str, Any]:
+    """Split, fit, rank and score every model, the score-fusion baseline and (with a catalog)
+    the app's hybrid.
 
     Parameters
     ----------
@@ -76,14 +85,18 @@ def evaluate(interactions: Interactions, *, protocol: str, k: int = 10,
     user_features : np.ndarray, optional
         (n_users, d_u), passed to every model's fit.
     hybrid_weights : mapping, optional
-        Fixed hybrid weights per model name; None tunes them on a validation split.
+        Fixed score-fusion weights per model name; None tunes them on a validation split.
+    catalog : Catalog, optional
+        The media catalog whose item ids ``interactions`` uses: adds ``app_hybrid``.
+    user_text : mapping, optional
+        User id -> (384,) text vector, for the app's hybrid (zeros when missing).
 
     Returns
     -------
     dict
         ``{"dataset", "protocol", "k", "seed", "data": {...}, "models": {name: {"metrics",
-        "fit_s", "score_s", "params"}, ..., "hybrid": {"metrics", "weights", "tuned_on",
-        "fit_s"}}}`` with metric keys such as ``"ndcg@10"``.
+        "fit_s", "score_s", "params"}, ..., "score_fusion" and "app_hybrid": {"metrics",
+        "weights", "tuned_on", "fit_s"}}}`` with metric keys such as ``"ndcg@10"``.
     """
     if k < 1:
         raise ConfigError(f"k must be >= 1, got {k}")
@@ -117,7 +130,7 @@ def evaluate(interactions: Interactions, *, protocol: str, k: int = 10,
         metrics[f"coverage@{k}"] = coverage(ids, interactions.n_items)
         metrics[f"diversity@{k}"] = (intra_list_diversity(ids, item_features)
                                      if item_features is not None else None)
-        if name == "hybrid":
+        if name == "score_fusion":
             entry = {"metrics": metrics, "weights": weights, "tuned_on": tuned_on,
                      "fit_s": round(sum(fit_s.values()) + tune_s, 3)}
         else:
@@ -125,6 +138,18 @@ def evaluate(interactions: Interactions, *, protocol: str, k: int = 10,
                      "params": models[name].get_params()}
         entry["score_s"] = round(score_s[name], 3)
         result["models"][name] = entry
+    if catalog is not None:
+        from recsys.evaluation.tuning import evaluate_app_hybrid
+
+        app = evaluate_app_hybrid(catalog, parts.train.to_frame(), parts.test.to_frame(), dict(user_text or {}),
+                                  k=k, seed=seed)
+        metrics = ranking_metrics(app["ranked"], app["truth"], k)
+        metrics[f"coverage@{k}"] = coverage(app["ranked"], interactions.n_items)
+        metrics[f"diversity@{k}"] = (intra_list_diversity(app["ranked"], item_features)
+                                     if item_features is not None else None)
+        result["models"]["app_hybrid"] = {"metrics": metrics, "weights": app["weights"],
+                                          "tuned_on": app["tuned_on"], "fit_s": round(app["fit_s"], 3),
+                                          "score_s": round(app["score_s"], 3)}
     return result
 
 
@@ -178,8 +203,8 @@ def _fuse(normalised: dict[str, np.ndarray], weights: Mapping[str, float]) -> np
 def _rank(models: Mapping[str, Recommender], weights: Mapping[str, float] | None,
           train: sp.csr_matrix, users: np.ndarray, k: int
           ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Top-k (n_users, k) per model and for the hybrid, scored in user chunks."""
-    names = list(models) + (["hybrid"] if weights else [])
+    """Top-k (n_users, k) per model and for the score fusion, scored in user chunks."""
+    names = list(models) + (["score_fusion"] if weights else [])
     ranked = {n: [] for n in names}
     seconds = dict.fromkeys(names, 0.0)
     step = max(1, _CELLS // max(train.shape[1], 1))
@@ -199,21 +224,21 @@ def _rank(models: Mapping[str, Recommender], weights: Mapping[str, float] | None
                 normalised[name] = _normalised(scores, history)
         if weights:
             t0 = time.perf_counter()
-            ranked["hybrid"].append(top_k(_fuse(normalised, weights), k)[0])
-            seconds["hybrid"] += time.perf_counter() - t0
-    if weights:  # the hybrid pays for every model's scoring too
-        seconds["hybrid"] += sum(seconds[n] for n in models)
+            ranked["score_fusion"].append(top_k(_fuse(normalised, weights), k)[0])
+            seconds["score_fusion"] += time.perf_counter() - t0
+    if weights:  # the fusion pays for every model's scoring too
+        seconds["score_fusion"] += sum(seconds[n] for n in models)
     return {n: np.concatenate(v) for n, v in ranked.items()}, seconds
 
 
 def _hybrid_weights(models, given, parts, protocol, features, k, seed):
-    """Weights for the hybrid, where they came from, and the seconds spent tuning."""
+    """Weights for the score fusion, where they came from, and the seconds spent tuning."""
     if len(models) < 2:
         return None, None, 0.0
     if given is not None:
         unknown = set(given) - set(models)
         if unknown:
-            raise ConfigError(f"hybrid weights for unknown model(s) {sorted(unknown)}")
+            raise ConfigError(f"score-fusion weights for unknown model(s) {sorted(unknown)}")
         return {n: float(given.get(n, 0.0)) for n in models}, "given", 0.0
     start = time.perf_counter()
     # Validation: the protocol's own, else the same protocol applied again to the training part.
@@ -234,7 +259,7 @@ def _hybrid_weights(models, given, parts, protocol, features, k, seed):
     for name, model in models.items():
         t0 = time.perf_counter()
         clone = _clone(model).fit(fit_csr, **features)
-        log.info("fitted %s for hybrid tuning in %.1f s", name, time.perf_counter() - t0)
+        log.info("fitted %s for score-fusion tuning in %.1f s", name, time.perf_counter() - t0)
         normalised[name] = _normalised(clone.score(users, user_items=history), history)
     relevant = val_csr[users]
 
@@ -268,7 +293,7 @@ def _table(result: Mapping[str, Any]) -> list[str]:
 
 
 def format_markdown(result: Mapping[str, Any]) -> str:
-    """The result as a Markdown report (title, data summary, metrics table, hybrid weights)."""
+    """The result as a Markdown report (title, data summary, metrics table, fusion weights)."""
     data = result["data"]
     lines = [f"# Evaluation: {result['dataset']}, protocol {result['protocol']}", "",
              f"{data['n_users']} users, {data['n_items']} items, {data['n_interactions']} "
@@ -276,10 +301,12 @@ def format_markdown(result: Mapping[str, Any]) -> str:
              f"{data['n_test_users']} test users. Full ranking over items unseen in training, "
              f"k={result['k']}, seed={result['seed']}.", ""]
     lines += _table(result)
-    hybrid = result["models"].get("hybrid")
-    if hybrid:
-        weights = ", ".join(f"{n}={w:g}" for n, w in hybrid["weights"].items())
-        lines += ["", f"Hybrid weights ({hybrid['tuned_on']}): {weights}."]
+    for name, title in (("app_hybrid", "App hybrid (HybridRecommender + ranker)"),
+                        ("score_fusion", "Score-fusion baseline")):
+        entry = result["models"].get(name)
+        if entry:
+            weights = ", ".join(f"{n}={w:g}" for n, w in entry["weights"].items())
+            lines += ["", f"{title} weights ({entry['tuned_on']}): {weights}."]
     return "\n".join(lines) + "\n"
 
 
@@ -304,7 +331,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--k", type=int, default=10, help="list length (default 10)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", help=f"comma-separated subset of {', '.join(MODELS)}")
-    parser.add_argument("--weights", help="fixed hybrid weights, e.g. ease=1,bpr=0.5 "
+    parser.add_argument("--weights", help="fixed score-fusion weights, e.g. ease=1,bpr=0.5 "
                                           "(default: tuned on validation)")
     parser.add_argument("--report", metavar="DIR", default="reports",
                         help="write the Markdown and JSON report to DIR (default: reports)")
@@ -322,7 +349,8 @@ def run_cli(args: argparse.Namespace) -> int:
             else None
         result = evaluate(data.interactions, protocol=args.protocol, k=args.k, models=models,
                           item_features=data.item_features, seed=args.seed,
-                          hybrid_weights=_parse_weights(args.weights), dataset=data.name)
+                          hybrid_weights=_parse_weights(args.weights), dataset=data.name,
+                          catalog=data.catalog, user_text=data.user_text)
         if args.report:
             write_report(result, args.report)
     except RecsysError as err:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recsys.pca import fit_pca_basis
+
 
 @dataclass
 class EmbeddingMap:
@@ -27,20 +29,14 @@ class EmbeddingMap:
         """(m, 2) positions of new vectors X (m, D) in this layout."""
         X = np.atleast_2d(np.asarray(X, np.float32))
         if self.method == "pca":
-            mean, comps = self._model
-            return ((X - mean) @ comps.T).astype(np.float32)
+            return self._model.transform(X)
         return np.asarray(self._model.transform(X), np.float32)
 
 
 def fit_pca(X: np.ndarray) -> EmbeddingMap:
     t0 = time.perf_counter()
-    X = np.asarray(X, np.float32)
-    mean = X.mean(0)
-    _, _, vt = np.linalg.svd(X - mean, full_matrices=False)
-    comps = vt[:2]
-    if comps.shape[0] < 2:  # one item: a degenerate but valid layout
-        comps = np.vstack([comps, np.zeros((2 - comps.shape[0], X.shape[1]), np.float32)])
-    return EmbeddingMap("pca", ((X - mean) @ comps.T).astype(np.float32), time.perf_counter() - t0, (mean, comps))
+    basis = fit_pca_basis(X, 2, pad=True)  # one item: a degenerate but valid layout
+    return EmbeddingMap("pca", basis.transform(X), time.perf_counter() - t0, basis)
 
 
 def fit_umap(X: np.ndarray, *, n_neighbors: int = 15, min_dist: float = 0.15, seed: int = 0) -> EmbeddingMap:

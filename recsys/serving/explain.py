@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from recsys.catalog.catalog import Catalog
-from recsys.serving.hybrid import Query
+from recsys.serving.query import Query
 from recsys.serving.ranker import RankedItem
+from recsys.understanding.label_key import LabelKey
 from recsys.understanding.label_scoring import label_names
 
 COMPONENT_WORDS = {
@@ -70,8 +71,8 @@ def explain(catalog: Catalog, query: Query, item: RankedItem, *, min_score: floa
 
 
 def _pretty(name: str) -> str:
-    facet, _, label = name.partition(":")
-    return f"{facet[:-1]} '{label.replace('_', ' ')}'"
+    key = LabelKey.parse(name)
+    return f"{key.facet[:-1]} '{key.display}'"
 
 
 def _join(xs: list[str]) -> str:

@@ -18,66 +18,18 @@ other item is left out of the ranking. Smaller catalogs score every item.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys.analysis.item_vector import l2_normalise
 from recsys.catalog.catalog import Catalog
 from recsys.catalog.index import DEFAULT_THRESHOLD
+from recsys.encoders.text import DIM as TEXT_DIM
 from recsys.errors import RecsysError, UnknownIdError
-from recsys.serving.ranker import ComponentScores, RankedItem, rank
-
-CONTENT_BLOCKS = ("visual", "audio", "text", "semantic", "tags")
-
-
-@dataclass
-class Query:
-    """What to recommend for: a clip's content, or a user's history (liked catalog rows).
-
-    content : block name -> (d,) L2-normalised profile (zeros when unknown)
-    liked, disliked : catalog rows
-    user_text : (384,) MiniLM vector describing the user (persona text), or None
-    embedding : (D,) the clip's item vector when the query is a clip, else None
-    label_scores : (L,) the query's label profile (for explanations)
-    """
-
-    label: str
-    content: dict[str, np.ndarray]
-    liked: list[int] = field(default_factory=list)
-    disliked: list[int] = field(default_factory=list)
-    user_text: np.ndarray | None = None
-    embedding: np.ndarray | None = None
-    label_scores: np.ndarray | None = None
-    exclude: set[int] = field(default_factory=set)
-
-
-def query_from_analysis(analysis, label: str | None = None, exclude: set[int] | None = None) -> Query:
-    """A query for an analysed clip (:class:`~recsys.analysis.analyzer.ClipAnalysis`)."""
-    blocks = analysis.blocks.as_dict()
-    return Query(label=label or analysis.metadata.title or analysis.path, content=blocks,
-                 user_text=analysis.understanding.semantic, embedding=analysis.embedding,
-                 label_scores=analysis.understanding.label_vector(), exclude=set(exclude or ()))
-
-
-def query_from_history(catalog: Catalog, liked: list[int], disliked: list[int] = (), *, label: str,
-                       user_text: np.ndarray | None = None, taste: np.ndarray | None = None) -> Query:
-    """A query for a user: content profile = mean of liked items' blocks minus half the mean of
-    disliked ones (re-normalised); liked and disliked items are excluded from results."""
-    liked, disliked = list(dict.fromkeys(liked)), list(dict.fromkeys(disliked))
-    content = {}
-    for b in CONTENT_BLOCKS:
-        v = catalog.blocks[b][liked].mean(0) if liked else np.zeros(catalog.blocks[b].shape[1], np.float32)
-        if disliked:
-            v = v - 0.5 * catalog.blocks[b][disliked].mean(0)
-        content[b] = l2_normalise(v)
-    labels = catalog.label_scores[liked].mean(0) if liked else None
-    if taste is not None:
-        labels = taste if labels is None else 0.5 * (labels + taste / max(taste.max(), 1e-9))
-    return Query(label=label, content=content, liked=liked, disliked=disliked, user_text=user_text,
-                 label_scores=labels, exclude=set(liked) | set(disliked))
+from recsys.pca import fit_pca_basis
+from recsys.serving.query import Query, query_from_history
+from recsys.serving.ranker import ComponentScores
 
 
 class HybridRecommender:
@@ -99,7 +51,7 @@ class HybridRecommender:
     # -- fitting -------------------------------------------------------------------------------
     def item_features(self, embeddings: np.ndarray) -> np.ndarray:
         """(n, n_features) PCA coordinates of item vectors (n, D) in the catalog's PCA basis."""
-        return ((embeddings - self.pca_mean_) @ self.pca_components_.T).astype(np.float32)
+        return self.pca_.transform(embeddings)
 
     def fit(self, interactions: pd.DataFrame, *, user_text: dict[str, np.ndarray] | None = None) -> HybridRecommender:
         """Fit CF, matcher, projection and popularity on (user_id, item_id, weight) rows.
@@ -115,9 +67,7 @@ class HybridRecommender:
         t0 = time.perf_counter()
         cat = self.catalog
         emb = cat.embeddings
-        self.pca_mean_ = emb.mean(0)
-        _, _, vt = np.linalg.svd(emb - self.pca_mean_, full_matrices=False)
-        self.pca_components_ = vt[: min(self.n_features, vt.shape[0])].astype(np.float32)
+        self.pca_ = fit_pca_basis(emb, self.n_features)
         self.item_feats_ = self.item_features(emb)
         self.user_ids_ = list(dict.fromkeys(interactions["user_id"]))
         urow = {u: i for i, u in enumerate(self.user_ids_)}
@@ -127,7 +77,7 @@ class HybridRecommender:
         self.user_items_ = sp.csr_matrix((weights, (rows, cols)), shape=(len(self.user_ids_), len(cat)))
         self.user_items_.sum_duplicates()
         self.user_items_.data[:] = 1.0
-        text = np.zeros((len(self.user_ids_), 384), np.float32)
+        text = np.zeros((len(self.user_ids_), TEXT_DIM), np.float32)
         for u, vec in (user_text or {}).items():
             if u in urow:
                 text[urow[u]] = vec
@@ -182,8 +132,7 @@ class HybridRecommender:
             return None
         pool = min(self.retrieval_pool, len(cat))
         parts = []
-        vec = q.embedding if q.embedding is not None else (
-            l2_normalise(cat.embeddings[q.liked].mean(0)) if q.liked else None)
+        vec = q.vector(cat.embeddings)
         if vec is not None:
             ids, _ = cat.vector_index().search(np.asarray(vec, np.float32)[None, :], pool)
             parts.append(ids[0][ids[0] >= 0])
@@ -209,7 +158,7 @@ class HybridRecommender:
                              shape=(1, n))
 
     def _user_text(self, q: Query) -> np.ndarray:
-        return (q.user_text if q.user_text is not None else np.zeros(384, np.float32))[None, :]
+        return (q.user_text if q.user_text is not None else np.zeros(TEXT_DIM, np.float32))[None, :]
 
     def _dense_learned_scores(self, q: Query) -> dict[str, np.ndarray]:
         """CF and popularity for every item (cheap: a factor product and a count)."""
@@ -241,11 +190,6 @@ class HybridRecommender:
         out = np.zeros(n, np.float32)
         out[rows] = got
         return out
-
-    def recommend(self, q: Query, weights: dict[str, float], *, k: int = 10, kind: str | None = None
-                  ) -> tuple[list[RankedItem], ComponentScores]:
-        cs = self.component_scores(q, kind=kind)
-        return rank(cs, weights, k=k, embeddings=self.catalog.embeddings), cs
 
     def user_query(self, user_id: str, label: str | None = None) -> Query:
         if not self.fitted_:

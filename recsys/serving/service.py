@@ -14,16 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recsys.analysis.item_vector import BLOCK_NAMES
 from recsys.catalog.catalog import Catalog, Progress, load_or_build_sample_catalog
 from recsys.errors import UnknownIdError
 from recsys.serving.explain import Explanation, explain
-from recsys.serving.hybrid import (
-    CONTENT_BLOCKS,
-    HybridRecommender,
-    Query,
-    query_from_analysis,
-    query_from_history,
-)
+from recsys.serving.hybrid import HybridRecommender
+from recsys.serving.query import Query, query_from_analysis, query_from_history
 from recsys.serving.ranker import DEFAULT_WEIGHTS, ComponentScores, RankedItem, rank
 from recsys.users.personas import (
     Persona,
@@ -90,7 +86,7 @@ class RecsysService:
         exact duplicates are excluded from the results."""
         cat, r = self.catalog, self.catalog.index(item_id)
         same = self._duplicates(cat.embeddings[r]) | {r}
-        return Query(label=str(cat.items.iloc[r]["title"]), content={b: cat.blocks[b][r] for b in CONTENT_BLOCKS},
+        return Query(label=str(cat.items.iloc[r]["title"]), content={b: cat.blocks[b][r] for b in BLOCK_NAMES},
                      user_text=cat.blocks["semantic"][r], embedding=cat.embeddings[r],
                      label_scores=cat.label_scores[r], exclude=same)
 

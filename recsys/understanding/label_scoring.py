@@ -25,6 +25,7 @@ import numpy as np
 from recsys.media.audio_descriptors import AudioDescriptors
 from recsys.media.visual_descriptors import VisualDescriptors
 from recsys.paths import ASSETS_DIR
+from recsys.understanding.label_key import LabelKey
 
 FACETS = ("themes", "emotions", "styles")
 
@@ -131,7 +132,7 @@ class Understanding:
 
 def label_names() -> list[str]:
     """Names matching :meth:`Understanding.label_vector`, as ``facet:label``."""
-    return [f"{facet}:{lab.name}" for facet in FACETS for lab in load_vocabulary(facet)]
+    return [str(LabelKey(facet, lab.name)) for facet in FACETS for lab in load_vocabulary(facet)]
 
 
 class SemanticSpace:

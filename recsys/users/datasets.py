@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,11 @@ class Dataset:
         (n_items, d) float32 content features aligned with the items (e.g. genre multi-hot).
     feature_names : tuple of str
         Names of the ``d`` feature columns.
+    catalog : Catalog or None
+        The media catalog whose items these are (the demo data set): ``evaluate`` then also
+        measures the app's own hybrid on it.
+    user_text : dict or None
+        User id -> (384,) text vector of the user (persona description), for the app's hybrid.
     """
 
     name: str
@@ -54,6 +60,8 @@ class Dataset:
     items: pd.DataFrame | None = None
     item_features: np.ndarray | None = None
     feature_names: tuple[str, ...] = ()
+    catalog: Any = None
+    user_text: dict[str, np.ndarray] | None = None
 
 
 def load_movielens(path: str | Path) -> Dataset:
