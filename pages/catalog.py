@@ -9,7 +9,7 @@ from recsys.catalog.user_clips import USER_SOURCE
 from ui import cache, state
 from ui.components import analysis_panel, esc
 
-fp, service = cache.service()
+fp, service = state.service()
 cat = service.catalog
 items = cat.items
 ss = st.session_state

@@ -23,10 +23,11 @@ from ui.components import (
     feedback_summary,
     rec_cards,
 )
+from ui.state import ClipSession, Source
 
 STAGES = (*ANALYSIS_STAGES, "ranking")
 
-fp, service = cache.service()
+fp, service = state.service()
 cat = service.catalog
 ss = st.session_state
 st.title("Discover")
@@ -66,25 +67,22 @@ def analyse_upload(data: bytes, name: str, title: str, description: str, digest:
             return
         total = sum(v for k, v in timings.items() if k in STAGES)
         box.update(label=f"Analysed {esc(name)} in {total / 1000:.1f} s", state="complete", expanded=False)
-    analysis = a.to_dict(include_embedding=False)
-    source = ("clip", digest)
-    ss.clip = {"source": source, "title": meta.title, "analysis": analysis, "display": display,
-               "preview": preview, "query": query, "timings": timings, "description": meta.description,
-               # Without the decoded media (frames): enough to rebuild the query and to cache the
-               # features when the clip is added to the catalog.
-               "analysed": dataclasses.replace(a, media=None)}
+    source = Source("clip", digest)
+    ss.clip = ClipSession(source=source, title=meta.title, analysis=a.to_dict(include_embedding=False),
+                          display=display, preview=preview, query=query, timings=timings,
+                          description=meta.description, analysed=dataclasses.replace(a, media=None))
     state.put_scores(source, None, query, cs)
     ss.focus = source
 
 
-def add_to_catalog(data: bytes, name: str, clip: dict) -> None:
+def add_to_catalog(data: bytes, name: str, clip: ClipSession) -> None:
     """Store the upload (bytes and analysis) for every session, refit, rerun."""
     store, error = cache.open_store()
     if store is None:
         st.error(esc(f"Clips cannot be added: {error}"))
         return
     try:
-        add_analysed_clip(store, data, clip["analysed"], title=clip["title"], description=clip["description"],
+        add_analysed_clip(store, data, clip.analysed, title=clip.title, description=clip.description,
                           name=name, max_bytes=cache.upload_limits(service.analyzer.config.limits).max_bytes)
     except (RecsysError, OSError) as err:
         st.error(esc(str(err)))
@@ -92,7 +90,7 @@ def add_to_catalog(data: bytes, name: str, clip: dict) -> None:
     t0 = time.perf_counter()
     with st.spinner("Adding the clip to the catalog and refitting the recommender…"):
         new = cache.get_service(cache.catalog_fingerprint())
-    ss.added_note = (clip["source"], f"Added to the catalog ({len(new.catalog)} items); the recommender was "
+    ss.added_note = (clip.source, f"Added to the catalog ({len(new.catalog)} items); the recommender was "
                                      f"refitted in {time.perf_counter() - t0:.1f} s.")
     st.rerun()
 
@@ -106,10 +104,10 @@ def open_item(item_id: str) -> None:
         analysis = cat.analysis(item_id)
     timings = {k: v for k, v in (analysis.get("timings_ms") or {}).items() if k in STAGES}
     timings["ranking"] = ranking_ms
-    source = ("item", item_id)
-    ss.clip = {"source": source, "title": str(cat.items.iloc[cat.index(item_id)]["title"]), "analysis": analysis,
-               "display": cache.item_display(fp, item_id), "preview": cache.item_preview(fp, item_id),
-               "query": query, "timings": timings}
+    source = Source("item", item_id)
+    ss.clip = ClipSession(source=source, title=str(cat.items.iloc[cat.index(item_id)]["title"]), analysis=analysis,
+                          display=cache.item_display(fp, item_id), preview=cache.item_preview(fp, item_id),
+                          query=query, timings=timings)
     state.put_scores(source, None, query, cs)
     ss.focus = source
 
@@ -151,25 +149,25 @@ if clip is None:
     st.info("Upload a clip or pick one from the catalog to see its analysis and recommendations.")
     st.stop()
 
-st.header(esc(clip["title"]))
-analysis_panel(clip["analysis"], clip["display"], clip["preview"],
+st.header(esc(clip.title))
+analysis_panel(clip.analysis, clip.display, clip.preview,
                va_others=cat.items[["valence", "arousal"]].to_numpy())
 with st.expander("Processing steps and timings"):
-    st.dataframe([{"step": k, "ms": round(v, 1)} for k, v in clip["timings"].items()], hide_index=True)
+    st.dataframe([{"step": k, "ms": round(v, 1)} for k, v in clip.timings.items()], hide_index=True)
 
-source = clip["source"]
+source = clip.source
 note = ss.get("added_note")
 if note and note[0] == source:
     st.success(note[1])
-elif source[0] == "clip" and upload is not None and ss.get("last_upload") == source[1]:
-    if clip["query"].exclude:  # an item with the same content and text is already there
+elif source.kind == "clip" and upload is not None and ss.get("last_upload") == source.ident:
+    if clip.query.exclude:  # an item with the same content and text is already there
         st.caption("This clip is already in the catalog.")
     elif st.button("Add to catalog", key="add_to_catalog", icon=":material/library_add:",
                    help="Every visitor will find it on the Catalog page and in recommendations."):
         add_to_catalog(upload.getvalue(), upload.name, clip)
 
 st.subheader("Recommendations")
-scope = f"{source[0]}:{source[1]}"
+scope = source.scope
 kind = st.segmented_control("Show", ["all", "audio", "video"], default="all", key="discover_kind") or "all"
 feedback_summary(state.feedback(scope), dict(zip(ids, cat.items["title"])), scope=scope,
                  on_feedback=state.set_feedback, key="discover")

@@ -11,7 +11,7 @@ from recsys.serving.ranker import PRESETS
 from ui import cache, state
 from ui.components import esc
 
-fp, service = cache.service()
+fp, service = state.service()
 cat = service.catalog
 st.title("Evaluation")
 

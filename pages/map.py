@@ -12,7 +12,7 @@ from recsys.users.personas import load_personas
 from ui import cache, state
 from ui.components import analysis_panel, esc, map_figure, rec_cards
 
-fp, service = cache.service()
+fp, service = state.service()
 cat = service.catalog
 ss = st.session_state
 st.title("Embedding map")
@@ -79,6 +79,6 @@ if selected not in cat.item_ids:
 st.header(esc(cat.items.iloc[cat.index(selected)]["title"]))
 analysis_panel(cat.analysis(selected), cache.item_display(fp, selected), cache.item_preview(fp, selected))
 st.subheader("Its neighbours")
-q, cs = state.scores_for(service, ("item", selected))
+q, cs = state.scores_for(service, state.Source("item", selected))
 rec_cards(service.rank(q, cs, state.weights(), k=6), preview_of=lambda i: cache.item_preview(fp, i), scope=None,
           key="map", n_cols=3)

@@ -6,12 +6,14 @@ from __future__ import annotations
 import streamlit as st
 
 from recsys.errors import RecsysError
+from recsys.understanding.label_key import LabelKey
 from recsys.understanding.label_scoring import label_names
 from recsys.users.personas import load_personas, persona_seed_items
 from ui import cache, state
 from ui.components import esc, feedback_summary, player, rec_cards, taste_figure
+from ui.state import Source
 
-fp, service = cache.service()
+fp, service = state.service()
 cat = service.catalog
 ss = st.session_state
 personas = {p.name: p for p in load_personas()}
@@ -20,17 +22,18 @@ st.caption("Each persona is a taste profile; the demo users the recommender is t
            "them. Pick one, listen to its history, and rate its recommendations.")
 
 focus = ss.focus
-default = focus[1] if focus and focus[0] == "persona" and focus[1] in personas else next(iter(personas))
+default = focus.ident if focus and focus.kind == "persona" and focus.ident in personas else next(iter(personas))
 name = st.selectbox("Persona", list(personas), index=list(personas).index(default), key="persona_name")
 persona = personas[name]
-source, scope = ("persona", name), f"persona:{name}"
+source = Source("persona", name)
+scope = source.scope
 ss.focus = source
 fb = state.feedback(scope)
 titles = dict(zip(cat.item_ids, cat.items["title"]))
 
 st.markdown(esc(persona.description))
 pref = ", ".join(f"{k} {v:.0%}" for k, v in persona.kind_preference.items())
-st.caption(f"Likes: {esc(', '.join(x.split(':')[1].replace('_', ' ') for x in persona.liked_labels))}. "
+st.caption(f"Likes: {esc(', '.join(LabelKey.parse(x).display for x in persona.liked_labels))}. "
            f"Kind preference: {pref}.")
 
 try:

@@ -12,7 +12,7 @@ from recsys.users.personas import load_personas
 from ui import cache, heap, state
 from ui.components import COMPONENT_LABELS, component_bar, component_legend, esc
 
-fp, service = cache.service()
+fp, service = state.service()
 ss = st.session_state
 st.title("Tune")
 st.caption("Move a weight and the ranking below is recomputed from cached component scores; the metrics "

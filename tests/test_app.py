@@ -111,13 +111,13 @@ def test_upload_generated_clip_yields_recommendations(clip_bytes):
         assert f"✓ {stage}" in text
     assert "**Themes**" in text and "**Emotions**" in text and "**Styles**" in text
     assert len(at.get("plotly_chart")) >= 2          # waveform/mel and valence/arousal
-    assert at.session_state.clip["source"][0] == "clip"
+    assert at.session_state.clip.source.kind == "clip"
 
     # Like the first recommendation: it joins the clip's history and leaves the list.
     first = likes[0].removeprefix("discover-like-")
     at.button(key=likes[0]).click().run()
     _ok(at)
-    assert first in at.session_state.feedback[f"clip:{at.session_state.clip['source'][1]}"]["liked"]
+    assert first in at.session_state.feedback[at.session_state.clip.source.scope]["liked"]
     assert f"discover-like-{first}" not in _keys(at, "discover-like-")
 
 
@@ -144,7 +144,7 @@ def test_pick_catalog_item():
     item = at.selectbox(key="pick_item").options[0]
     at.button(key="pick_go").click().run()
     _ok(at)
-    assert at.session_state.clip["source"][0] == "item"
+    assert at.session_state.clip.source.kind == "item"
     assert len(_keys(at, "discover-like-")) >= 5
     assert item  # the picker lists catalog items
 

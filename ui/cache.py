@@ -126,17 +126,6 @@ def get_service(fp: str):
     return service
 
 
-def service():
-    """``(fingerprint, service)`` for pages (app.py has loaded it before any page runs). Also
-    tells this session's state which catalog it now works on (see :func:`ui.state.use_catalog`)."""
-    from ui import state
-
-    fp = catalog_fingerprint()
-    svc = get_service(fp)
-    state.use_catalog(fp, svc)
-    return fp, svc
-
-
 def get_validator(fp: str):
     """Held-out validation metrics for the Tune page (fitted once per catalog; thread-safe)."""
     service = get_service(fp)

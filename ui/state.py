@@ -16,6 +16,8 @@ import re
 import secrets
 import sqlite3
 from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import streamlit as st
 
@@ -23,6 +25,44 @@ from recsys.errors import RecsysError
 from recsys.serving.ranker import COMPONENTS, DEFAULT_WEIGHTS
 
 WEIGHT_NAMES = (*COMPONENTS, "diversity")
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a page recommends for: an uploaded clip (``ident`` = digest of its bytes and text),
+    a catalog item (its id) or a persona (its name). Hashable: it keys caches."""
+
+    kind: Literal["clip", "item", "persona"]
+    ident: str
+
+    @property
+    def scope(self) -> str:
+        """The feedback scope string, shared with the store ("persona:<name>", "clip:<digest>", ...)."""
+        return f"{self.kind}:{self.ident}"
+
+
+@dataclass
+class ClipSession:
+    """The clip open on Discover (an upload or a catalog item) and what was computed for it.
+
+    analysis : ``ClipAnalysis.to_dict(include_embedding=False)`` (or a catalog item's stored one)
+    display : :func:`recsys.media.display.display_arrays` of the clip
+    preview : ``(bytes, mime)`` playable in a browser, or ``(None, reason)``
+    query : the :class:`~recsys.serving.query.Query` it recommends for
+    timings : stage -> milliseconds
+    analysed : an upload's ``ClipAnalysis`` without its decoded media, to rebuild the query and to
+        cache its features when it is added to the catalog; None for catalog items
+    """
+
+    source: Source
+    title: str
+    analysis: dict
+    display: dict
+    preview: Any
+    query: Any
+    timings: dict[str, float] = field(default_factory=dict)
+    description: str = ""
+    analysed: Any = None
 MAX_SCORE_CACHE = 12
 PROFILE_PARAM = "profile"
 PROFILE_BYTES = 24                                # secrets.token_urlsafe(24): 32 URL-safe characters
@@ -35,8 +75,8 @@ def init() -> None:
     ss.setdefault("weights", dict(DEFAULT_WEIGHTS))
     ss.setdefault("feedback", {})          # scope -> {"liked": [item ids], "disliked": [...]}
     ss.setdefault("score_cache", OrderedDict())
-    ss.setdefault("clip", None)            # the clip analysed on Discover (see pages/discover.py)
-    ss.setdefault("focus", None)           # ("clip", id) | ("persona", name): what Map/Tune show
+    ss.setdefault("clip", None)            # ClipSession | None: the clip open on Discover
+    ss.setdefault("focus", None)           # Source | None: what Map/Tune show
     ss.setdefault("open_item", None)       # item id to open on Discover / Catalog
     ss.setdefault("catalog_fp", None)      # the catalog fingerprint the cached scores belong to
     _init_profile()
@@ -112,6 +152,17 @@ def _persist(write) -> None:
 
 # --- the catalog this session works on ------------------------------------------------------------
 
+def service():
+    """``(fingerprint, service)`` for pages (app.py has loaded it before any page runs), and
+    this session's state switched to that catalog (see :func:`use_catalog`)."""
+    from ui import cache
+
+    fp = cache.catalog_fingerprint()
+    svc = cache.get_service(fp)
+    use_catalog(fp, svc)
+    return fp, svc
+
+
 def use_catalog(fp: str, service) -> None:
     """Called with every page's service: when the catalog changed (a clip was added), drop the
     cached scores (their arrays have one entry per old item) and rebuild the open clip's query
@@ -125,12 +176,11 @@ def use_catalog(fp: str, service) -> None:
     clip = ss.get("clip")
     if first or clip is None:
         return
-    kind, ident = clip["source"]
     try:
-        if kind == "item":
-            clip["query"] = service.item_query(ident)
-        elif clip.get("analysed") is not None:
-            clip["query"] = service.clip_query(clip["analysed"])
+        if clip.source.kind == "item":
+            clip.query = service.item_query(clip.source.ident)
+        elif clip.analysed is not None:
+            clip.query = service.clip_query(clip.analysed)
     except RecsysError:  # the item left the catalog: nothing open any more
         ss.clip = None
 
@@ -168,26 +218,26 @@ def clear_feedback(scope: str) -> None:
 
 # --- queries and their scores -----------------------------------------------------------------
 
-def sources(personas) -> dict[str, tuple[str, str]]:
+def sources(personas) -> dict[str, Source]:
     """Label -> source for pickers: the current clip (if any), then every persona."""
     out = {}
     clip = st.session_state.clip
     if clip is not None:
-        out[f"Clip: {clip['title']}"] = clip["source"]
-    out.update({f"Persona: {p.name}": ("persona", p.name) for p in personas})
+        out[f"Clip: {clip.title}"] = clip.source
+    out.update({f"Persona: {p.name}": Source("persona", p.name) for p in personas})
     return out
 
 
-def default_source_index(options: dict[str, tuple[str, str]]) -> int:
+def default_source_index(options: dict[str, Source]) -> int:
     focus = st.session_state.focus
     values = list(options.values())
     return values.index(focus) if focus in values else 0
 
 
-def query_for(service, source: tuple[str, str]):
+def query_for(service, source: Source):
     """The :class:`~recsys.serving.query.Query` of a source, with this session's feedback applied."""
-    kind, ident = source
-    fb = feedback(f"{kind}:{ident}")
+    kind, ident = source.kind, source.ident
+    fb = feedback(source.scope)
     # Ratings restored from the store may name items this catalog lacks (another catalog folder).
     known = set(service.catalog.item_ids)
     fb = {v: [i for i in fb[v] if i in known] for v in ("liked", "disliked")}
@@ -197,9 +247,9 @@ def query_for(service, source: tuple[str, str]):
         base = service.item_query(ident)
     else:
         clip = st.session_state.clip
-        if clip is None or clip["source"] != source:
+        if clip is None or clip.source != source:
             raise LookupError("that clip is no longer loaded; analyse it again on Discover")
-        base = clip["query"]
+        base = clip.query
     if not fb["liked"] and not fb["disliked"]:
         return base
     # Likes become the query's history (CF and the matcher score against it); both are excluded.
@@ -209,9 +259,9 @@ def query_for(service, source: tuple[str, str]):
                                exclude=set(base.exclude) | set(liked) | set(disliked))
 
 
-def scores_for(service, source: tuple[str, str], kind: str | None = None):
+def scores_for(service, source: Source, kind: str | None = None):
     """``(query, ComponentScores)`` for a source, computed once per (source, feedback, kind)."""
-    fb = feedback(f"{source[0]}:{source[1]}")
+    fb = feedback(source.scope)
     key = (source, tuple(fb["liked"]), tuple(fb["disliked"]), kind)
     cache: OrderedDict = st.session_state.score_cache
     if key in cache:
@@ -225,7 +275,7 @@ def scores_for(service, source: tuple[str, str], kind: str | None = None):
     return value
 
 
-def put_scores(source: tuple[str, str], kind: str | None, query, cs) -> None:
+def put_scores(source: Source, kind: str | None, query, cs) -> None:
     """Store scores computed elsewhere (Discover times them inside its status box)."""
-    fb = feedback(f"{source[0]}:{source[1]}")
+    fb = feedback(source.scope)
     st.session_state.score_cache[(source, tuple(fb["liked"]), tuple(fb["disliked"]), kind)] = (query, cs)
