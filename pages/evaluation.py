@@ -78,7 +78,7 @@ items = cat.items
 st.markdown("**Data.** " + esc(f"{len(items)} clips ({(items['kind'] == 'audio').sum()} audio, "
                                f"{(items['kind'] == 'video').sum()} video) from {cat.media_dir}.") +
             " Demo users and their interactions are **simulated** from the personas (taste plus noise; see "
-            "`recsys/users.py`); every metric on this page that uses them measures agreement with the "
+            "`recsys/users/personas.py`); every metric on this page that uses them measures agreement with the "
             "simulator, not real people.")
 licences = items["license"].replace("", "unknown").value_counts().rename_axis("licence").reset_index(name="clips")
 st.dataframe(licences, hide_index=True)

@@ -1,0 +1,1 @@
+"""The command line: ``python -m recsys {analyze,build,recommend,personas,evaluate,bench}``."""
