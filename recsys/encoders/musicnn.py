@@ -230,6 +230,23 @@ def _bn1d(channels: int) -> nn.BatchNorm1d:
     return nn.BatchNorm1d(channels, eps=BN_EPS)
 
 
+def _relu_bn_freq_max(conv_out: torch.Tensor, bn: nn.BatchNorm2d) -> torch.Tensor:
+    """max over frequency of BN(ReLU(conv_out)), (B, C, T, F) -> (B, C, T), without running BN
+    and ReLU on the whole map.
+
+    Both are monotone per channel: ReLU is non-decreasing, and inference BN is x * s + b with
+    s = gamma / sqrt(var + eps), non-decreasing where gamma >= 0 and non-increasing where
+    gamma < 0 (about half of the timbral channels in both checkpoints). So the max over
+    frequency of the result is the BN of ReLU of the max (gamma >= 0) or of the min (gamma < 0)
+    of the conv output; rounding is monotone too, so the result is the same float for float
+    (checked: 0.0 difference). Saves about 3 ms of each timbral conv's 15-18 ms per patch.
+    """
+    lo, hi = torch.aminmax(conv_out, dim=3)
+    picked = torch.where((bn.weight < 0)[None, :, None], lo, hi)
+    return F.batch_norm(F.relu(picked), bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                        training=False, eps=bn.eps)
+
+
 class MusiCNN(nn.Module):
     """musicnn (``models.build_musicnn``) in torch, inference only.
 
@@ -280,11 +297,11 @@ class MusiCNN(nn.Module):
         maps = []
         timbral_in = F.pad(h, (0, 0, 3, 3))                      # zero-pad time after the BN, as TF
         for conv, bn in zip(self.timbral, self.timbral_bn):
-            maps.append(bn(F.relu(conv(timbral_in))).amax(dim=3))   # (B, 204, T)
+            maps.append(_relu_bn_freq_max(conv(timbral_in), bn))  # (B, 204, T)
         for conv, bn in zip(self.temporal, self.temporal_bn):
             k = conv.kernel_size[0]
             same = F.pad(h, (0, 0, (k - 1) // 2, k // 2))        # TF "SAME", stride 1: extra row after
-            maps.append(bn(F.relu(conv(same))).amax(dim=3))      # (B, 51, T)
+            maps.append(_relu_bn_freq_max(conv(same), bn))       # (B, 51, T)
         front = torch.cat(maps, dim=1)                           # (B, 561, T)
 
         m1 = self.midend_bn[0](F.relu(self.midend[0](front)))
@@ -515,9 +532,11 @@ class MusicTagger:
         self.model_names: tuple[str, ...] = tuple(models)
         self.tag_names: dict[str, tuple[str, ...]] = {m: MODELS[m] for m in models}
         self._models = {m: load_musicnn(m, device=self.device) for m in models}
-        # Patches per forward pass: on the CPU a chunk of 4 keeps the timbral activations and
-        # im2col buffers small; on CUDA larger batches are what makes it fast.
-        self._chunk = 64 if self.device.startswith("cuda") else 4
+        # Patches per forward pass. On the CPU one at a time: the timbral maps of one patch
+        # (187 x 59 x 204 floats, 9 MB) stay in cache, and 10 patches took 0.39 s of CPU time
+        # one by one against 0.69 s in chunks of 4 and 1.06 s all at once (one thread). On CUDA
+        # large batches are what makes it fast.
+        self._chunk = 64 if self.device.startswith("cuda") else 1
 
     def predict_patches(self, patches: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Run every model on (n, 187, 96) float32 log-mel patches.
