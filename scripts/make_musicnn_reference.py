@@ -74,7 +74,7 @@ def _wheel_folder() -> Path:
     spec = importlib.util.find_spec("musicnn")
     if spec is None:
         sys.exit("install the wheel first: pip install --no-deps musicnn==0.1.0")
-    return Path(list(spec.submodule_search_locations)[0])
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _load_graph(tf, model: str):

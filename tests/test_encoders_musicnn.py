@@ -17,7 +17,13 @@ import pytest
 import torch
 
 from recsys.encoders import musicnn as M
-from recsys.encoders.tf_checkpoint import CheckpointError, crc32c, masked_crc32c, parse_sstable, read_checkpoint
+from recsys.encoders.tf_checkpoint import (
+    CheckpointError,
+    crc32c,
+    masked_crc32c,
+    parse_sstable,
+    read_checkpoint,
+)
 from recsys.errors import EmptyMediaError
 from recsys.paths import ASSETS_DIR
 

@@ -29,8 +29,16 @@ import numpy as np
 
 from ..errors import RecsysError
 
-__all__ = ["CheckpointError", "TensorEntry", "Checkpoint", "read_checkpoint", "read_index",
-           "parse_sstable", "crc32c", "masked_crc32c"]
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "TensorEntry",
+    "crc32c",
+    "masked_crc32c",
+    "parse_sstable",
+    "read_checkpoint",
+    "read_index",
+]
 
 # LevelDB table footer: two BlockHandles padded to 40 bytes, then this 8-byte magic number.
 _TABLE_MAGIC = 0xDB4775248B80FB57
@@ -116,7 +124,7 @@ del _i, _c
 
 
 def crc32c(data: bytes) -> int:
-    """CRC-32C of ``data`` (pure Python: about 1 s per 10 MB, so only used on request)."""
+    """CRC-32C of ``data`` (pure Python: 0.58 s of CPU for 3 MB measured, so only used on request)."""
     crc = 0xFFFFFFFF
     table = _CRC_TABLE
     for b in data:
@@ -299,7 +307,7 @@ class Checkpoint:
         self.entries, self.num_shards = read_index(prefix)
         _, data_file = _files(prefix)
         self._data_files = {s: data_file(s, self.num_shards) for s in range(self.num_shards)}
-        for shard, path in self._data_files.items():
+        for path in self._data_files.values():
             if not path.is_file():
                 raise CheckpointError(f"checkpoint data shard {path} not found")
         self._sizes = {s: p.stat().st_size for s, p in self._data_files.items()}
