@@ -279,7 +279,7 @@ def test_tune_slider_changes_ranking_and_metrics():
     at = _app("pages/tune.py")
     _ok(at)
     assert at.title[0].value == "Tune"
-    assert {s.key for s in at.slider} >= {f"w_{n}" for n in ("visual", "audio", "text", "semantic", "cf",
+    assert {s.key for s in at.slider} >= {f"w_{n}" for n in ("visual", "audio", "music", "text", "semantic", "cf",
                                                               "matcher", "popularity", "diversity")}
     metrics = {m.label: m.value for m in at.metric}
     assert set(metrics) == {"Recall@10", "NDCG@10"}

@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 from recsys.errors import ConfigError
-from recsys.serving.ranker import COMPONENTS, DEFAULT_WEIGHTS, ComponentScores, normalise, parse_weights, rank
+from recsys.serving.ranker import (
+    COMPONENTS,
+    DEFAULT_WEIGHTS,
+    ComponentScores,
+    normalise,
+    parse_weights,
+    rank,
+)
 
 
 def test_parse_weights():
@@ -66,3 +73,29 @@ def test_mmr_diversity_trades_relevance_for_spread():
 def test_k_must_be_positive():
     with pytest.raises(ConfigError):
         rank(_cs(), {"audio": 1.0}, k=0)
+
+
+def test_kind_share_calibrates_the_mix_and_keeps_score_order():
+    """Quotas: 10 items at 60/40 audio/video even when every top item by score is audio."""
+    n = 40
+    kinds = np.array(["audio"] * 30 + ["video"] * 10)
+    raw = {c: np.zeros(n) for c in COMPONENTS}
+    raw["visual"] = np.linspace(1.0, 0.0, n)   # audio rows 0-29 score highest
+    cs = ComponentScores.build(raw, np.ones(n, bool))
+    plain = rank(cs, {"visual": 1.0}, k=10)
+    assert all(kinds[r.row] == "audio" for r in plain)
+    ranked = rank(cs, {"visual": 1.0}, k=10, kinds=kinds, kind_share={"audio": 0.6, "video": 0.4})
+    rows = [r.row for r in ranked]
+    assert sum(kinds[rows] == "video") == 4 and sum(kinds[rows] == "audio") == 6
+    assert rows == sorted(rows), "best first"
+    assert rows[:6] == list(range(6)) and rows[6:] == [30, 31, 32, 33], "each kind's best items"
+
+
+def test_kind_share_gives_unfillable_places_to_the_other_kind():
+    n = 12
+    kinds = np.array(["audio"] * 10 + ["video"] * 2)
+    raw = {c: np.zeros(n) for c in COMPONENTS}
+    raw["visual"] = np.linspace(1.0, 0.0, n)
+    cs = ComponentScores.build(raw, np.ones(n, bool))
+    rows = [r.row for r in rank(cs, {"visual": 1.0}, k=6, kinds=kinds, kind_share={"audio": 0.2, "video": 0.8})]
+    assert len(rows) == 6 and {10, 11} <= set(rows)

@@ -17,9 +17,9 @@ import streamlit as st
 from recsys.serving.ranker import COMPONENTS
 from recsys.understanding.label_key import LabelKey
 
-COMPONENT_COLORS = {"visual": "#4C78A8", "audio": "#F58518", "text": "#54A24B", "semantic": "#B279A2",
+COMPONENT_COLORS = {"visual": "#4C78A8", "audio": "#F58518", "music": "#EECA3B", "text": "#54A24B", "semantic": "#B279A2",
                     "cf": "#E45756", "matcher": "#72B7B2", "popularity": "#9D755D"}
-COMPONENT_LABELS = {"visual": "visual", "audio": "audio", "text": "text", "semantic": "semantic tags",
+COMPONENT_LABELS = {"visual": "visual", "audio": "audio", "music": "music (genre, mood)", "text": "text", "semantic": "semantic tags",
                     "cf": "collaborative", "matcher": "matcher", "popularity": "popularity",
                     "diversity": "diversity"}
 FACET_COLORS = {"themes": "blue", "emotions": "orange", "styles": "violet"}

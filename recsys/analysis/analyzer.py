@@ -13,7 +13,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -29,8 +29,11 @@ from recsys.understanding.label_scoring import (
     understand,
 )
 
+if TYPE_CHECKING:  # the tagger's module loads torch; the analysis imports it with the encoders
+    from recsys.encoders.musicnn import MusicTags
+
 # The pipeline's stages in order, as named in ``timings_ms`` and reported to ``on_stage``.
-STAGES = ("decode", "load_models", "frames", "sound", "text", "understanding")
+STAGES = ("decode", "load_models", "frames", "sound", "music", "text", "understanding")
 StageCallback = Callable[[str, float], None]   # (stage, milliseconds)
 
 SPEECH_CLASSES = ("Speech", "Narration, monologue", "Conversation", "Child speech, kid speaking")
@@ -44,6 +47,12 @@ class AnalysisConfig:
     use_filename_title: bool = True   # with no title given, use the cleaned file name as title
     device: str | None = None         # None: CUDA when available, else CPU
     max_audio_patches: int = 64       # YAMNet patches analysed (evenly spaced) per clip
+    # musicnn runs on clips whose sound is music (YAMNet "Music" at or above music_threshold in
+    # its 90th percentile over patches), on at most music_patches evenly spaced 3 s patches: its
+    # cost is linear in patches (benchmarks/musicnn_speed.py), and one patch keeps it within the
+    # 0.2 s per clip budget on one CPU thread.
+    music_threshold: float = 0.2
+    music_patches: int = 1
     # Wall-clock bound on one clip's analysis (decode included, loading the models excluded),
     # checked between stages; None: no bound. Each stage is itself bounded by `limits`
     # (analysed seconds, frames, patches), so a stage cannot overrun it by much.
@@ -76,6 +85,7 @@ class ClipAnalysis:
     top_audio: list[tuple[str, float]]
     speech_fraction: float
     transcript: str
+    music: MusicTags | None
     blocks: ItemBlocks
     embedding: np.ndarray                 # (vector_dim,) float32, L2-normalised
     timings_ms: dict[str, float]
@@ -95,7 +105,8 @@ class ClipAnalysis:
             "audio": self.audio.to_dict() if self.audio else None,
             "visual": self.visual.to_dict() if self.visual else None,
             "top_classes": {"frames_imagenet": [{"label": n, "score": round(p, 4)} for n, p in self.top_image],
-                            "sound_audioset": [{"label": n, "score": round(p, 4)} for n, p in self.top_audio]},
+                            "sound_audioset": [{"label": n, "score": round(p, 4)} for n, p in self.top_audio],
+                            **_music_classes(self.music)},
             "speech_fraction": round(self.speech_fraction, 3), "transcript": self.transcript,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "warnings": self.warnings,
@@ -131,12 +142,14 @@ class Analyzer:
             if self._encoders is None:
                 from recsys.encoders.audio import get_audio_encoder
                 from recsys.encoders.image import get_image_encoder
+                from recsys.encoders.musicnn import get_music_tagger
                 from recsys.encoders.text import get_text_encoder
 
                 image, sound, text = (get_image_encoder(self.config.device), get_audio_encoder(self.config.device),
                                       get_text_encoder(self.config.device))
                 space = get_semantic_space(text, image.class_names, sound.class_names)
-                self._encoders = {"image": image, "audio": sound, "text": text, "space": space}
+                self._encoders = {"image": image, "audio": sound, "text": text, "space": space,
+                                  "music": get_music_tagger(self.config.device)}
             return self._encoders
 
     # -- pipeline ------------------------------------------------------------------------------
@@ -214,6 +227,12 @@ class Analyzer:
                 signals.speech_fraction = speech_fraction
             deadline.check("sound")
 
+        music = None
+        if signals.audio_peak is not None and self._has_music(signals.audio_peak, enc["audio"].class_names):
+            with _timer(timings, "music", on_stage):
+                music = enc["music"].tag(media.audio, max_patches=self.config.music_patches)
+            deadline.check("music")
+
         with _timer(timings, "text", on_stage):
             text = metadata.text()
             transcript = ""
@@ -234,6 +253,7 @@ class Analyzer:
         with _timer(timings, "understanding", on_stage):
             und = understand(signals, enc["space"])
             blocks = make_blocks(visual=visual_feat, audio=audio_feat,
+                                 music=music.features if music is not None else None,
                                  text=text_block if np.any(text_block) else None,
                                  semantic=und.semantic if np.any(und.semantic) else None,
                                  label_scores=und.label_vector())
@@ -242,12 +262,29 @@ class Analyzer:
         return ClipAnalysis(
             path=path, kind=media.kind, duration_s=media.duration_s, metadata=metadata, audio=audio_desc,
             visual=visual, understanding=und, top_image=top_image, top_audio=top_audio,
-            speech_fraction=speech_fraction, transcript=transcript, blocks=blocks, embedding=embedding,
+            speech_fraction=speech_fraction, transcript=transcript, music=music, blocks=blocks, embedding=embedding,
             timings_ms=timings, media=media, warnings=warnings)
+
+    def _has_music(self, audio_peak: np.ndarray, class_names: list[str]) -> bool:
+        """Whether YAMNet heard music: its "Music" class at or above the threshold (90th percentile)."""
+        return "Music" in class_names and float(audio_peak[class_names.index("Music")]) >= self.config.music_threshold
 
     def _wants_transcript(self, speech_fraction: float) -> bool:
         mode = self.config.transcribe
         return mode == "always" or (mode == "auto" and speech_fraction >= self.config.speech_threshold)
+
+
+def _music_classes(music: MusicTags | None) -> dict[str, list[dict]]:
+    """Every musicnn tag of both models, mean and peak probability over patches, by mean."""
+    if music is None:
+        return {}
+    out = {}
+    for key, tags in (("music_tagger_mtt", music.mtt), ("music_tagger_msd", music.msd)):
+        if tags is not None:
+            order = np.argsort(-tags.mean, kind="stable")
+            out[key] = [{"label": tags.tag_names[i], "score": round(float(tags.mean[i]), 4),
+                         "peak": round(float(tags.peak[i]), 4)} for i in order]
+    return out
 
 
 def _top(scores: np.ndarray, names: list[str], k: int) -> list[tuple[str, float]]:

@@ -3,6 +3,7 @@
 Blocks (dimension):
   visual   (1280) mean EfficientNet-Lite0 pooled features over sampled frames
   audio    (1024) mean YAMNet embedding over 0.96 s patches
+  music    (200)  musicnn MSD penultimate features (genre / mood space), clips with music only
   text     (384)  MiniLM of title + description + tags (+ transcript when there is speech)
   semantic (384)  fused ConSE vector from :mod:`recsys.understanding.label_scoring`
   tags     (n)    label scores over the themes/emotions/styles vocabularies, centred
@@ -23,11 +24,12 @@ from recsys.encoders.text import DIM as TEXT_DIM
 from recsys.understanding.label_scoring import label_names
 
 # The one list of block names, in the order they are concatenated; every other module imports it.
-BLOCK_NAMES = ("visual", "audio", "text", "semantic", "tags")
+BLOCK_NAMES = ("visual", "audio", "music", "text", "semantic", "tags")
 # Dimensions of the fixed-size blocks; "tags" has one entry per vocabulary label (label_names()).
-# 1280 is recsys.encoders.image.FEATURE_DIM, written out because importing that module loads torch.
-BLOCK_DIMS = {"visual": 1280, "audio": AUDIO_DIM, "text": TEXT_DIM, "semantic": TEXT_DIM}
-BLOCK_WEIGHTS = {"visual": 1.0, "audio": 1.0, "text": 0.8, "semantic": 1.0, "tags": 0.6}
+# 1280 is recsys.encoders.image.FEATURE_DIM and 200 recsys.encoders.musicnn.PENULTIMATE_DIM, written
+# out because importing those modules loads torch (tests/test_item_vector checks they agree).
+BLOCK_DIMS = {"visual": 1280, "audio": AUDIO_DIM, "music": 200, "text": TEXT_DIM, "semantic": TEXT_DIM}
+BLOCK_WEIGHTS = {"visual": 1.0, "audio": 1.0, "music": 0.8, "text": 0.8, "semantic": 1.0, "tags": 0.6}
 
 
 def block_layout() -> dict[str, slice]:
@@ -57,6 +59,7 @@ class ItemBlocks:
 
     visual: np.ndarray
     audio: np.ndarray
+    music: np.ndarray
     text: np.ndarray
     semantic: np.ndarray
     tags: np.ndarray
@@ -66,7 +69,8 @@ class ItemBlocks:
 
 
 def make_blocks(*, visual: np.ndarray | None, audio: np.ndarray | None, text: np.ndarray | None,
-                semantic: np.ndarray | None, label_scores: np.ndarray) -> ItemBlocks:
+                semantic: np.ndarray | None, label_scores: np.ndarray, music: np.ndarray | None = None
+                ) -> ItemBlocks:
     """Build normalised blocks. ``label_scores`` (n_labels,) in [0, 1] is centred first: its
     mean is the same for every clip, and cosine on raw scores would call every pair similar."""
     layout = block_layout()
@@ -76,7 +80,7 @@ def make_blocks(*, visual: np.ndarray | None, audio: np.ndarray | None, text: np
         return np.zeros(d, np.float32) if x is None else l2_normalise(np.asarray(x, np.float32).reshape(d))
 
     tags = np.asarray(label_scores, np.float32)
-    return ItemBlocks(visual=block("visual", visual), audio=block("audio", audio),
+    return ItemBlocks(visual=block("visual", visual), audio=block("audio", audio), music=block("music", music),
                       text=block("text", text), semantic=block("semantic", semantic),
                       tags=block("tags", tags - tags.mean()))
 

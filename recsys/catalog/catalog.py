@@ -144,6 +144,11 @@ class Catalog:
         if list(arrays["item_ids"]) != list(items["item_id"]):
             raise RecsysError(f"catalog in {folder} is inconsistent (items and vectors differ)")
         meta = json.loads((folder / "meta.json").read_text())
+        missing = [k for k in BLOCKS if f"block_{k}" not in arrays]
+        if missing:  # built by an older version: its item vectors lack blocks this one ranks with
+            raise RecsysError(f"catalog in {folder} was built with feature version {meta.get('feature_version')} "
+                              f"(this is {FEATURE_VERSION}; it lacks {', '.join(missing)}): rebuild it with "
+                              f"`python -m recsys build`")
         return cls(items=items, embeddings=arrays["embedding"],
                    blocks={k: arrays[f"block_{k}"] for k in BLOCKS}, label_scores=arrays["label_scores"],
                    media_dir=Path(meta.get("media_dir", ".")), meta=meta, folder=folder)

@@ -103,7 +103,7 @@ def register_recommend(sub) -> None:
     src.add_argument("--persona", metavar="NAME")
     src.add_argument("--user", metavar="ID")
     p.add_argument("--k", type=int, default=10)
-    p.add_argument("--weights", help="e.g. visual=0.5,audio=1,text=0.5,semantic=1,cf=0.5,matcher=1,popularity=0,diversity=0.2")
+    p.add_argument("--weights", help="e.g. visual=0.5,audio=1,music=1,text=0.5,semantic=1,cf=0.5,matcher=1,popularity=0,diversity=0.2")
     p.add_argument("--kind", choices=("audio", "video"), help="only recommend this kind")
     p.add_argument("--catalog", help="catalog folder (default: the embedded sample catalog)")
     p.add_argument("--json", action="store_true")
@@ -141,9 +141,9 @@ def load_demo_dataset(path: str | None = None):
     persona text vectors ride along, so ``evaluate`` also measures the app's own hybrid."""
     from recsys.catalog.catalog import Catalog, load_or_build_sample_catalog
     from recsys.pca import fit_pca_basis
+    from recsys.serving.service import persona_user_text
     from recsys.users.datasets import Dataset
     from recsys.users.interactions import Interactions
-    from recsys.serving.service import persona_user_text
 
     cat = Catalog.load(path) if path else load_or_build_sample_catalog()
     df, user_text = persona_user_text(cat)

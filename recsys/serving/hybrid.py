@@ -103,7 +103,7 @@ class HybridRecommender:
         learned = self._dense_learned_scores(q) if self.fitted_ else {}
         rows = self.retrieve(q, learned)
         raw: dict[str, np.ndarray] = {}
-        for b in ("visual", "audio", "text"):
+        for b in ("visual", "audio", "music", "text"):
             raw[b] = self._cosines(b, q.content[b], rows) if np.any(q.content[b]) else np.zeros(n, np.float32)
         raw["semantic"] = 0.5 * (self._cosines("semantic", q.content["semantic"], rows)
                                  + self._cosines("tags", q.content["tags"], rows))

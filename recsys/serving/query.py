@@ -22,6 +22,8 @@ class Query:
     user_text : (TEXT_DIM,) MiniLM vector describing the user (persona text), or None
     embedding : (D,) the clip's item vector when the query is a clip, else None
     label_scores : (L,) the query's label profile (for explanations)
+    kind_share : {"audio": share, "video": share} the list should follow (a persona's stated
+        preference), or None for no preference
     """
 
     label: str
@@ -32,6 +34,7 @@ class Query:
     embedding: np.ndarray | None = None
     label_scores: np.ndarray | None = None
     exclude: set[int] = field(default_factory=set)
+    kind_share: dict[str, float] | None = None
 
     def vector(self, embeddings: np.ndarray) -> np.ndarray | None:
         """(D,) the query's position in item space: the clip's own item vector, else the
@@ -52,7 +55,8 @@ def query_from_analysis(analysis, label: str | None = None, exclude: set[int] | 
 
 
 def query_from_history(catalog: Catalog, liked: list[int], disliked: list[int] = (), *, label: str,
-                       user_text: np.ndarray | None = None, taste: np.ndarray | None = None) -> Query:
+                       user_text: np.ndarray | None = None, taste: np.ndarray | None = None,
+                       kind_share: dict[str, float] | None = None) -> Query:
     """A query for a user: content profile = mean of liked items' blocks minus half the mean of
     disliked ones (re-normalised); liked and disliked items are excluded from results."""
     liked, disliked = list(dict.fromkeys(liked)), list(dict.fromkeys(disliked))
@@ -66,4 +70,4 @@ def query_from_history(catalog: Catalog, liked: list[int], disliked: list[int] =
     if taste is not None:
         labels = taste if labels is None else 0.5 * (labels + taste / max(taste.max(), 1e-9))
     return Query(label=label, content=content, liked=liked, disliked=disliked, user_text=user_text,
-                 label_scores=labels, exclude=set(liked) | set(disliked))
+                 label_scores=labels, exclude=set(liked) | set(disliked), kind_share=kind_share)

@@ -1,8 +1,8 @@
 """Weighted fusion of per-query component scores into a ranked list, with an MMR diversity option.
 
 Components (each an (n_items,) array for one query, normalised to [0, 1] per query so weights
-are comparable): visual, audio, text, semantic (semantic vector + label scores), cf, matcher,
-popularity. ``score = sum_c weight_c * component_c``. Changing weights only re-runs
+are comparable): visual, audio, music (the music tagger's genre/mood features), text, semantic
+(semantic vector + label scores), cf, matcher, popularity. ``score = sum_c weight_c * component_c``. Changing weights only re-runs
 :func:`rank` on the cached :class:`ComponentScores` (no model call).
 """
 from __future__ import annotations
@@ -13,19 +13,19 @@ import numpy as np
 
 from recsys.errors import ConfigError
 
-COMPONENTS = ("visual", "audio", "text", "semantic", "cf", "matcher", "popularity")
+COMPONENTS = ("visual", "audio", "music", "text", "semantic", "cf", "matcher", "popularity")
 PRESETS: dict[str, dict[str, float]] = {
-    "balanced": {"visual": 0.5, "audio": 0.8, "text": 0.6, "semantic": 1.0, "cf": 0.6, "matcher": 0.8,
+    "balanced": {"visual": 0.5, "audio": 0.8, "music": 0.8, "text": 0.6, "semantic": 1.0, "cf": 0.6, "matcher": 0.8,
                  "popularity": 0.1, "diversity": 0.0},
-    "content only": {"visual": 1.0, "audio": 1.0, "text": 1.0, "semantic": 1.0, "cf": 0.0, "matcher": 0.0,
+    "content only": {"visual": 1.0, "audio": 1.0, "music": 1.0, "text": 1.0, "semantic": 1.0, "cf": 0.0, "matcher": 0.0,
                      "popularity": 0.0, "diversity": 0.0},
-    "collaborative": {"visual": 0.0, "audio": 0.0, "text": 0.0, "semantic": 0.2, "cf": 1.0, "matcher": 0.6,
+    "collaborative": {"visual": 0.0, "audio": 0.0, "music": 0.0, "text": 0.0, "semantic": 0.2, "cf": 1.0, "matcher": 0.6,
                       "popularity": 0.2, "diversity": 0.0},
-    "sounds like": {"visual": 0.0, "audio": 1.0, "text": 0.2, "semantic": 0.4, "cf": 0.0, "matcher": 0.2,
+    "sounds like": {"visual": 0.0, "audio": 1.0, "music": 1.0, "text": 0.2, "semantic": 0.4, "cf": 0.0, "matcher": 0.2,
                     "popularity": 0.0, "diversity": 0.0},
-    "looks like": {"visual": 1.0, "audio": 0.0, "text": 0.2, "semantic": 0.4, "cf": 0.0, "matcher": 0.2,
+    "looks like": {"visual": 1.0, "audio": 0.0, "music": 0.0, "text": 0.2, "semantic": 0.4, "cf": 0.0, "matcher": 0.2,
                    "popularity": 0.0, "diversity": 0.0},
-    "discovery": {"visual": 0.5, "audio": 0.8, "text": 0.6, "semantic": 1.0, "cf": 0.3, "matcher": 0.5,
+    "discovery": {"visual": 0.5, "audio": 0.8, "music": 0.8, "text": 0.6, "semantic": 1.0, "cf": 0.3, "matcher": 0.5,
                   "popularity": 0.0, "diversity": 0.5},
 }
 DEFAULT_WEIGHTS = PRESETS["balanced"]
@@ -87,13 +87,17 @@ class RankedItem:
 
 
 def rank(cs: ComponentScores, weights: dict[str, float], *, k: int = 10, embeddings: np.ndarray | None = None,
-         mask: np.ndarray | None = None, pool: int = 200) -> list[RankedItem]:
+         mask: np.ndarray | None = None, pool: int = 200, kinds: np.ndarray | None = None,
+         kind_share: dict[str, float] | None = None) -> list[RankedItem]:
     """Top-``k`` items by weighted component sum.
 
     ``weights["diversity"]`` in [0, 1] turns on MMR (Carbonell & Goldstein 1998) over the best
     ``pool`` items: each pick maximises ``(1 - d) * relevance - d * max cosine to picks so far``,
     using ``embeddings`` (n_items, D). ``mask`` (bool, n_items) further restricts candidates
-    (e.g. audio only).
+    (e.g. audio only). ``kinds`` (n_items,) of str with ``kind_share`` ({"audio": 0.6, "video":
+    0.4}) calibrates the list's kind mix to those shares (Steck 2018, by quotas): each kind gets
+    ``round(k * share)`` of its best items, a kind short of candidates leaves its places to the
+    others, and the list is ordered by score.
     """
     if k < 1:
         raise ConfigError(f"k must be >= 1, got {k}")
@@ -109,13 +113,38 @@ def rank(cs: ComponentScores, weights: dict[str, float], *, k: int = 10, embeddi
         return []
     k = min(k, n_ok)
     diversity = float(weights.get("diversity", 0.0))
+    calibrate = kinds is not None and bool(kind_share)
+    # With calibration, rank a longer list first so every kind has candidates to fill its quota.
+    n_first = min(n_ok, max(pool, 4 * k)) if calibrate else k
     if diversity > 0 and embeddings is not None and k > 1:
-        order = _mmr(total_masked, embeddings, k=k, pool=min(max(pool, k), n_ok), diversity=diversity)
+        order = _mmr(total_masked, embeddings, k=n_first, pool=min(max(pool, n_first), n_ok), diversity=diversity)
     else:
-        top = np.argpartition(-total_masked, k - 1)[:k]
+        top = np.argpartition(-total_masked, n_first - 1)[:n_first]
         order = top[np.argsort(-total_masked[top], kind="stable")]
+    if calibrate:
+        order = _kind_quotas(order, np.asarray(kinds), kind_share, k)
     return [RankedItem(row=int(i), score=float(total[i]),
                        components={c: w * float(cs.scores[c][i]) for c, w in used.items()}) for i in order]
+
+
+def _kind_quotas(order: np.ndarray, kinds: np.ndarray, share: dict[str, float], k: int) -> np.ndarray:
+    """The first ``k`` of ``order`` (best first) re-balanced to ``share`` of each kind, best first."""
+    total = sum(max(v, 0.0) for v in share.values()) or 1.0
+    quota = {kind: int(round(k * max(v, 0.0) / total)) for kind, v in share.items()}
+    picked: list[int] = []
+    taken = dict.fromkeys(quota, 0)
+    for i in order:  # each kind's best items, up to its quota
+        kd = kinds[i]
+        if kd in quota and taken[kd] < quota[kd]:
+            picked.append(int(i))
+            taken[kd] += 1
+    for i in order:  # places a kind could not fill (or rounding left over) go to the best others
+        if len(picked) >= k:
+            break
+        if int(i) not in picked:
+            picked.append(int(i))
+    rank_of = {int(i): r for r, i in enumerate(order)}
+    return np.asarray(sorted(picked[:k], key=rank_of.__getitem__), dtype=np.int64)
 
 
 def _mmr(relevance: np.ndarray, emb: np.ndarray, *, k: int, pool: int, diversity: float) -> np.ndarray:

@@ -74,7 +74,8 @@ class RecsysService:
         liked_rows = [self.catalog.index(i) for i in (*seeds, *liked) if i not in disliked]
         disliked_rows = [self.catalog.index(i) for i in disliked]
         return query_from_history(self.catalog, liked_rows, disliked_rows, label=p.name,
-                                  user_text=self.persona_text_vector(p), taste=p.taste())
+                                  user_text=self.persona_text_vector(p), taste=p.taste(),
+                                  kind_share=dict(p.kind_preference))
 
     def user_query(self, user_id: str) -> Query:
         if user_id not in self.hybrid.user_ids_:
@@ -115,7 +116,8 @@ class RecsysService:
 
     def rank(self, q: Query, cs: ComponentScores, weights: dict[str, float] | None = None, *, k: int = 10
              ) -> list[Recommendation]:
-        ranked = rank(cs, weights or DEFAULT_WEIGHTS, k=k, embeddings=self.catalog.embeddings)
+        ranked = rank(cs, weights or DEFAULT_WEIGHTS, k=k, embeddings=self.catalog.embeddings,
+                      kinds=self.catalog.items["kind"].to_numpy(), kind_share=q.kind_share)
         return [self._recommendation(q, r) for r in ranked]
 
     def recommend(self, q: Query, weights: dict[str, float] | None = None, *, k: int = 10,
