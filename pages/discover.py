@@ -35,17 +35,13 @@ st.caption("Upload an audio or video clip, or pick one from the catalog: the app
            "sound and text encoders, infers themes, emotions and styles, and ranks the catalog.")
 
 
-STAGE_NOTES = {"load_models": "models ready", "decode": "decoded", "frames": "frames encoded",
-               "sound": "sound encoded", "text": "text encoded", "understanding": "themes, emotions, styles"}
-
-
 def analyse_upload(data: bytes, name: str, title: str, description: str, digest: str) -> None:
     an = service.analyzer
     with st.status(f"Analysing {esc(name)}…", expanded=True) as box:
         meta = ClipMetadata(title=title.strip() or title_from_filename(name), description=description.strip())
         try:
             a = an.analyze(data, metadata=meta, name=name, limits=cache.upload_limits(an.config.limits),
-                           on_stage=lambda stage, ms: st.write(f"✓ {STAGE_NOTES.get(stage, stage)} ({ms:.0f} ms)"))
+                           on_stage=lambda stage, ms: st.write(f"✓ {stage.replace('_', ' ')} ({ms:.0f} ms)"))
             t0 = time.perf_counter()
             query = service.clip_query(a)
             cs = service.scores(query)
