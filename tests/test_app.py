@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import moving_square_frames, tone, write_video
+from benchmarks.factories import moving_square_frames, tone, write_video
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 600

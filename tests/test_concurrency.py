@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from conftest import click_track, moving_square_frames, tone, white_noise, write_video, write_wav
+from benchmarks.factories import click_track, moving_square_frames, tone, white_noise, write_video, write_wav
 from recsys.paths import SHARED_MEDIA_DIR
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import synthetic_catalog
+from benchmarks.factories import synthetic_catalog
 from recsys.serving.explain import explain
 from recsys.serving.hybrid import HybridRecommender, query_from_history
 from recsys.serving.ranker import COMPONENTS, PRESETS, rank
