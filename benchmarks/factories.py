@@ -334,3 +334,16 @@ def synthetic_catalog(n: int = 40, *, seed: int = 0):
                      "valence": 0.0, "arousal": 0.0, "analysis": _json.dumps({"kind": kind})})
         records.append({"blocks": blocks, "label_scores": labels})
     return from_records(rows, records, Path("."), meta={"feature_version": "test", "n_items": n})
+
+
+def two_persona_users(catalog, *, users_per_persona: int = 15, seed: int = 1):
+    """Simulated Nature Lovers and Night Owl Gamers on ``catalog`` (see :func:`synthetic_catalog`),
+    and each user's (384,) persona text vector: +0.05 everywhere for a Nature Lover, -0.05 for a
+    Night Owl Gamer. Returns (interactions, user_text)."""
+    from recsys.users.personas import get_persona, simulate_interactions
+
+    personas = [get_persona("Nature Lover"), get_persona("Night Owl Gamer")]
+    inter = simulate_interactions(catalog, personas, users_per_persona=users_per_persona, seed=seed)
+    text = {u: np.full(384, 0.05 if p == "Nature Lover" else -0.05, np.float32)
+            for u, p in inter.groupby("user_id")["persona"].first().items()}
+    return inter, text

@@ -4,20 +4,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.factories import synthetic_catalog
+from benchmarks.factories import synthetic_catalog, two_persona_users
 from recsys.serving.explain import explain
 from recsys.serving.hybrid import HybridRecommender, query_from_history
 from recsys.serving.ranker import COMPONENTS, PRESETS, rank
-from recsys.users.personas import get_persona, simulate_interactions
+from recsys.users.personas import get_persona
 
 
 @pytest.fixture(scope="module")
 def fitted():
     cat = synthetic_catalog(40)
-    personas = [get_persona("Nature Lover"), get_persona("Night Owl Gamer")]
-    inter = simulate_interactions(cat, personas, users_per_persona=15, seed=1)
-    text = {u: np.full(384, 0.05 if p == "Nature Lover" else -0.05, np.float32)
-            for u, p in inter.groupby("user_id")["persona"].first().items()}
+    inter, text = two_persona_users(cat, users_per_persona=15)
     hybrid = HybridRecommender(cat, n_features=16, factors=8, bpr_epochs=20, matcher_epochs=10, seed=0)
     return cat, inter, text, hybrid.fit(inter, user_text=text)
 

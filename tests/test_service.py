@@ -6,20 +6,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.factories import synthetic_catalog
+from benchmarks.factories import synthetic_catalog, two_persona_users
 from recsys.errors import UnknownIdError
 from recsys.serving.hybrid import HybridRecommender
 from recsys.serving.service import Recommendation, RecsysService
-from recsys.users.personas import get_persona, persona_seed_items, simulate_interactions
+from recsys.users.personas import get_persona, persona_seed_items
 
 
 @pytest.fixture(scope="module")
 def service():
     cat = synthetic_catalog(40)
-    personas = [get_persona("Nature Lover"), get_persona("Night Owl Gamer")]
-    inter = simulate_interactions(cat, personas, users_per_persona=10, seed=1)
-    text = {u: np.full(384, 0.05 if p == "Nature Lover" else -0.05, np.float32)
-            for u, p in inter.groupby("user_id")["persona"].first().items()}
+    inter, text = two_persona_users(cat, users_per_persona=10)
     hybrid = HybridRecommender(cat, n_features=16, factors=8, bpr_epochs=10, matcher_epochs=5, seed=0)
     svc = RecsysService(cat, hybrid.fit(inter, user_text=text), inter, text, analyzer=object())
     # The persona text goes through the MiniLM encoder in the app; a constant vector here.
