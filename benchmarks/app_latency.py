@@ -183,6 +183,7 @@ def make_clip(path: Path, *, seconds: float = 30.0, size=(640, 360), fps: int = 
     import numpy as np
 
     from benchmarks.av_writer import write_av
+    from benchmarks.factories import tone
 
     w, h = size
     yy, xx = np.mgrid[0:h, 0:w]
@@ -190,8 +191,8 @@ def make_clip(path: Path, *, seconds: float = 30.0, size=(640, 360), fps: int = 
                         np.full_like(xx, 90 + 60 * np.sin(t / 3), dtype=float)], -1).astype(np.uint8)
               for t in np.arange(int(seconds * fps)) / fps)
     sr = 48000
-    t = np.arange(int(seconds * sr)) / sr
-    chord = (0.2 * (np.sin(2 * np.pi * 220 * t) + np.sin(2 * np.pi * 277 * t) + np.sin(2 * np.pi * 330 * t))
+    t = np.arange(int(round(seconds * sr))) / sr
+    chord = (sum(tone(f, seconds=seconds, sr=sr, amp=0.2) for f in (220, 277, 330))
              * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t))).astype(np.float32)
     write_av(str(path), frames=frames, fps=fps, video_options={"preset": "ultrafast", "crf": "30"}, audio=chord, sr=sr)
     return path

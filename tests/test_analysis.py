@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import click_track, moving_square_frames, tone, white_noise, write_video, write_wav
+from benchmarks.factories import click_track, moving_square_frames, tone, white_noise, write_video, write_wav
 from recsys.analysis.item_vector import block_layout, vector_dim
 
 pytestmark = pytest.mark.slow

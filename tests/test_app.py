@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import moving_square_frames, tone, write_video
+from benchmarks.factories import moving_square_frames, tone, write_video
+from ui.state import Source
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 600
@@ -141,12 +142,13 @@ def test_uploads_stay_in_their_session(clip_bytes):
 
 def test_pick_catalog_item():
     at = _app()
-    item = at.selectbox(key="pick_item").options[0]
+    picker = at.selectbox(key="pick_item")
+    item = picker.value
     at.button(key="pick_go").click().run()
     _ok(at)
-    assert at.session_state.clip.source.kind == "item"
+    assert at.session_state.clip.source == Source("item", item), "the clip is the item the picker shows"
     assert len(_keys(at, "discover-like-")) >= 5
-    assert item  # the picker lists catalog items
+    assert f"discover-like-{item}" not in _keys(at, "discover-like-"), "the picked item is not recommended to itself"
 
 
 # --- Personas -----------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import SR, click_track, tone, white_noise
+from benchmarks.factories import SR, click_track, tone, white_noise
 from recsys.media.audio_descriptors import describe_audio, estimate_key
 
 

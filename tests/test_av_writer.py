@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import moving_square_frames, tone
+from benchmarks.factories import moving_square_frames, tone
 from benchmarks.av_writer import write_av
 from recsys.errors import ConfigError
 from recsys.media.decode import decode

@@ -8,17 +8,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from benchmarks import bench
+from benchmarks.bench import build, cli, harness, matcher, report, rerank, search, synthetic, umap
 from recsys.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = bench.BenchConfig(quick=True, repeats=2, queries=12, threads=1)
+TINY = harness.BenchConfig(quick=True, repeats=2, queries=12, threads=1)
 
 
 def check_rows(rows):
@@ -36,16 +36,16 @@ def check_rows(rows):
 
 
 def test_summarize_and_time_calls():
-    st = bench.summarize([0.003, 0.001, 0.002], [0.001, 0.001, 0.001])
+    st = harness.summarize([0.003, 0.001, 0.002], [0.001, 0.001, 0.001])
     assert st["median_ms"] == pytest.approx(2.0) and st["min_ms"] == pytest.approx(1.0)
     assert st["max_ms"] == pytest.approx(3.0) and st["q1_ms"] <= st["median_ms"] <= st["q3_ms"]
     calls = []
-    st = bench.time_calls(lambda: calls.append(1), warmup=2, repeats=3)
+    st = harness.time_calls(lambda: calls.append(1), warmup=2, repeats=3)
     assert len(calls) == 5 and st["n"] == 3 and "cpu_median_ms" in st
 
 
 def test_peak_memory_sees_numpy_buffers():
-    with bench.PeakMemory() as mem:
+    with harness.PeakMemory() as mem:
         a = np.ones(40 * 2**20 // 8)      # 40 MB that tracemalloc-free code would not report
         a[::512] = 2.0
         del a
@@ -55,18 +55,18 @@ def test_peak_memory_sees_numpy_buffers():
 
 
 def test_make_row_targets():
-    assert bench.make_row("rerank.100k", "x", 10.0, "ms")["pass"] is True
-    assert bench.make_row("rerank.100k", "x", 80.0, "ms")["pass"] is False
-    assert bench.make_row("matcher.items_per_s", "x", 2e6, "items/s")["pass"] is True
-    assert bench.make_row("search.1M.pipeline.recall", "x", None, "")["pass"] is None
-    assert bench.make_row("something.else", "x", 1.0, "ms")["target"] is None
+    assert harness.make_row("rerank.100k", "x", 10.0, "ms")["pass"] is True
+    assert harness.make_row("rerank.100k", "x", 80.0, "ms")["pass"] is False
+    assert harness.make_row("matcher.items_per_s", "x", 2e6, "items/s")["pass"] is True
+    assert harness.make_row("search.1M.pipeline.recall", "x", None, "")["pass"] is None
+    assert harness.make_row("something.else", "x", 1.0, "ms")["target"] is None
 
 
 def test_clustered_vectors_shape_and_realism():
-    x = bench.clustered_vectors(400, seed=0)
+    x = synthetic.clustered_vectors(400, seed=0)
     assert x.shape == (400, 3127) and x.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-4)
-    np.testing.assert_array_equal(x, bench.clustered_vectors(400, seed=0))     # deterministic
+    np.testing.assert_array_equal(x, synthetic.clustered_vectors(400, seed=0))     # deterministic
     s = x @ x.T
     np.fill_diagonal(s, np.nan)
     assert 0.1 < np.nanmean(s) < 0.5                      # anisotropic like real embeddings
@@ -76,14 +76,14 @@ def test_clustered_vectors_shape_and_realism():
 
 
 def test_synth_music_is_deterministic_stereo():
-    y = bench.synth_music(2.0, sr=16000, seed=3)
+    y = synthetic.synth_music(2.0, sr=16000, seed=3)
     assert y.shape == (32000, 2) and y.dtype == np.float32
     assert 0.5 < np.abs(y).max() <= 0.8 + 1e-6
-    np.testing.assert_array_equal(y, bench.synth_music(2.0, sr=16000, seed=3))
+    np.testing.assert_array_equal(y, synthetic.synth_music(2.0, sr=16000, seed=3))
 
 
 def test_bench_search_smallest(tmp_path):
-    out = bench.bench_search(TINY, sizes=(2000,), ef_sweep=(16, 64), hnsw_params={"threads": 1})
+    out = search.bench_search(TINY, sizes=(2000,), ef_sweep=(16, 64), hnsw_params={"threads": 1})
     check_rows(out["rows"])
     d = out["details"]["sizes"]["2k"]
     assert 0.5 < d["exact256"]["recall_vs_full"] <= 1.0
@@ -99,7 +99,7 @@ def test_merge_topk_matches_full_sort():
     scores = rng.random((5, 1000)).astype(np.float32)
     best_s, best_i = np.full((5, 10), -np.inf, np.float32), np.full((5, 10), -1)
     for start in range(0, 1000, 300):
-        best_s, best_i = bench._merge_topk(best_s, best_i, scores[:, start:start + 300], start, 10)
+        best_s, best_i = search._merge_topk(best_s, best_i, scores[:, start:start + 300], start, 10)
     ref = np.argsort(-scores, axis=1)[:, :10]
     assert all(set(a) == set(b) for a, b in zip(best_i, ref))
 
@@ -110,47 +110,54 @@ def test_bench_search_streamed_path(monkeypatch, tmp_path, ram):
     when memory allows, else from the memmap."""
     monkeypatch.setenv("RECSYS_CACHE_DIR", str(tmp_path))
     if not ram:
-        monkeypatch.setattr(bench, "_mem_available", lambda: 0)
-    cfg = bench.BenchConfig(quick=True, repeats=1, queries=8, full_max=100, threads=1)
-    out = bench.bench_search(cfg, sizes=(1500,), ef_sweep=(32,), rerank_sweep=(20, 60), hnsw_params={"threads": 1})
+        monkeypatch.setattr(search, "_mem_available", lambda: 0)
+    cfg = harness.BenchConfig(quick=True, repeats=1, queries=8, full_max=100, threads=1)
+    out = search.bench_search(cfg, sizes=(1500,), ef_sweep=(32,), rerank_sweep=(20, 60), hnsw_params={"threads": 1})
     check_rows(out["rows"])
     d = out["details"]["sizes"]["1500"]
     assert d["hnsw_rerank"]["full_vectors"] == ("RAM float16" if ram else "disk memmap float16")
     assert "exact_full" not in d
     assert d["hnsw_rerank"]["recall_vs_full"] >= 0.9
     assert [e["candidates"] for e in d["rerank_sweep"]] == [20, 60]
-    results = {"system": {**bench.system_info("cpu"), "load_average_end": None}, "config": bench._config_dict(cfg),
+    results = {"system": {**harness.system_info("cpu"), "load_average_end": None}, "config": cli._config_dict(cfg),
                "sections": {"search": out}, "started_at": "now", "total_seconds": 1.0}
-    assert "Re-ranked candidates, 1500 items" in bench.format_markdown(results)
+    assert "Re-ranked candidates, 1500 items" in report.format_markdown(results)
     assert not list((tmp_path / "bench").glob("full_*.f16")), "the memmap is removed afterwards"
 
 
 def test_bench_matcher_smallest():
-    out = bench.bench_matcher(TINY, sizes=(2000, 10_000), naive_sample=20)
+    out = matcher.bench_matcher(TINY, sizes=(2000, 10_000), naive_sample=20)
     check_rows(out["rows"])
     keys = {r["key"] for r in out["rows"]}
     assert {"matcher.items_per_s", "matcher.speedup_10k"} <= keys
     assert out["details"]["naive"]["ratio"] > 1
 
 
-def test_paired_speedup_times_each_slow_call_between_fast_blocks():
+def test_paired_speedup_times_each_slow_call_between_fast_blocks(monkeypatch):
+    """A fake clock that each call advances by a set amount: the ratio is known exactly."""
     calls: list[str] = []
+    clock = {"wall": 0.0, "cpu": 0.0}
+    monkeypatch.setattr(harness, "time", types.SimpleNamespace(perf_counter=lambda: clock["wall"],
+                                                              process_time=lambda: clock["cpu"]))
+    cost = {"slow": [0.020, 0.030], "fast": 0.001}  # wall seconds; CPU time is half of it
 
     def slow():
         calls.append("slow")
-        time.sleep(0.02)
+        took = cost["slow"][calls.count("slow") - 1]
+        clock["wall"] += took
+        clock["cpu"] += took / 2
 
     def fast():
         calls.append("fast")
-        time.sleep(0.001)
+        clock["wall"] += cost["fast"]
+        clock["cpu"] += cost["fast"] / 2
 
-    out = bench._paired_speedup(slow, fast, scale=10.0, pairs=2, fast_calls=4)
+    out = harness._paired_speedup(slow, fast, scale=10.0, pairs=2, fast_calls=4)
     # 11 untimed warm-up calls, then per pair: 4 fast, 1 slow, 4 fast.
     assert calls == ["fast"] * 11 + (["fast"] * 4 + ["slow"] + ["fast"] * 4) * 2
-    assert len(out["pair_ratios"]) == 2 and out["ratio"] == pytest.approx(sorted(out["pair_ratios"])[0] / 2
-                                                                          + sorted(out["pair_ratios"])[1] / 2)
-    # sleep() only overshoots: 200 ms (scaled) or more against 1 ms or more (loose bounds for a busy CI).
-    assert 5 <= out["ratio"] <= 400 and out["extrapolated_10k_ms"] >= 200
+    assert out["pair_ratios"] == pytest.approx([200.0, 300.0])     # 10 x 20 ms / 1 ms, 10 x 30 ms / 1 ms
+    assert out["ratio"] == pytest.approx(250.0) and out["cpu_time_ratio"] == pytest.approx(250.0)
+    assert out["extrapolated_10k_ms"] == pytest.approx(250.0) and out["batched_ms"] == pytest.approx(1.0)
 
 
 def test_naive_recommend_agrees_with_batched():
@@ -163,38 +170,38 @@ def test_naive_recommend_agrees_with_batched():
     rng = np.random.default_rng(0)
     p, u, items = (rng.standard_normal(s).astype(np.float32) for s in ((1, 4), (1, 3), (50, 4)))
     batched = _score_all(net, p, u, _item_half(net, torch.from_numpy(items)))[0]
-    top = bench.naive_recommend(net, p[0], u[0], items, k=5)
+    top = matcher.naive_recommend(net, p[0], u[0], items, k=5)
     np.testing.assert_array_equal(top, np.argsort(batched)[::-1][:5])
 
 
 def test_bench_rerank_smallest():
-    out = bench.bench_rerank(TINY, sizes=(5000,), mmr_sizes=(5000,))
+    out = rerank.bench_rerank(TINY, sizes=(5000,), mmr_sizes=(5000,))
     check_rows(out["rows"])
     assert {r["key"] for r in out["rows"]} == {"rerank.5k", "rerank.5k.mmr"}
 
 
 def test_report_formats(tmp_path):
-    out = bench.bench_rerank(TINY, sizes=(2000,), mmr_sizes=())
-    results = {"system": bench.system_info("cpu"), "config": bench._config_dict(TINY),
+    out = rerank.bench_rerank(TINY, sizes=(2000,), mmr_sizes=())
+    results = {"system": harness.system_info("cpu"), "config": cli._config_dict(TINY),
                "sections": {"rerank": out, "umap": {"rows": [], "error": "ImportError: x"}},
                "started_at": "now", "total_seconds": 1.0}
     results["system"]["load_average_end"] = None
-    text = bench.format_table(results)
+    text = report.format_table(results)
     assert "re-rank 2k" in text and "ERROR" in text and "CPU" in text
-    j, m = bench.write_reports(results, tmp_path)
+    j, m = report.write_reports(results, tmp_path)
     assert json.loads(j.read_text())["sections"]["rerank"]["rows"]
     assert m.read_text().startswith("# Benchmark results")
 
 
 def test_parse_size_and_device():
-    assert bench.parse_size("10k") == 10_000 and bench.parse_size("1M") == 1_000_000
-    assert bench.parse_size("250000") == 250_000
+    assert cli.parse_size("10k") == 10_000 and cli.parse_size("1M") == 1_000_000
+    assert cli.parse_size("250000") == 250_000
     for bad in ("ten", "5"):
         with pytest.raises(ConfigError):
-            bench.parse_size(bad)
-    assert bench.check_device("cpu") == "cpu"
+            cli.parse_size(bad)
+    assert harness.check_device("cpu") == "cpu"
     with pytest.raises(ConfigError):
-        bench.check_device("tpu")
+        harness.check_device("tpu")
 
 
 def test_cli_cuda_absent_is_one_line_error():
@@ -222,13 +229,13 @@ def test_cli_json_only_rerank(tmp_path):
 
 @pytest.mark.slow
 def test_bench_umap_smallest():
-    out = bench.bench_umap(TINY, sizes=(100,), cold=False)
+    out = umap.bench_umap(TINY, sizes=(100,), cold=False)
     check_rows(out["rows"])
 
 
 @pytest.mark.slow
 def test_bench_build_smallest():
-    out = bench.bench_build(TINY)
+    out = build.bench_build(TINY)
     check_rows(out["rows"])
     assert out["details"]["n_clips"] == 4
 

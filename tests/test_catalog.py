@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import synthetic_catalog, tone, white_noise, write_wav
+from benchmarks.factories import synthetic_catalog, tone, white_noise, write_wav
 from recsys.catalog.catalog import Catalog, build_catalog, read_manifest
 from recsys.errors import RecsysError, UnknownIdError
 

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from conftest import click_track, moving_square_frames, tone, white_noise, write_video, write_wav
+from benchmarks.factories import click_track, moving_square_frames, tone, white_noise, write_video, write_wav
 from recsys.paths import SHARED_MEDIA_DIR
 
 pytestmark = pytest.mark.slow
@@ -69,14 +69,24 @@ def _assert_same(a, b, name: str) -> None:
         db["arousal"], abs=1e-3), name
 
 
-def test_shared_analyzer_is_safe_under_concurrent_sessions(tmp_path):
+@pytest.fixture
+def unloaded_encoders(monkeypatch):
+    """The process-wide encoders as in a fresh process: none loaded yet, whatever ran before
+    (each test gets its own; the loaded ones come back afterwards)."""
+    from recsys.encoders import audio, image, text
+
+    for module in (audio, image, text):
+        monkeypatch.setattr(module._ENCODERS, "_instances", {})
+
+
+def test_shared_analyzer_is_safe_under_concurrent_sessions(tmp_path, unloaded_encoders):
     from recsys.analysis.analyzer import Analyzer
 
     clips = _clips(tmp_path)
     analyzer = Analyzer()  # the app's: service.analyzer is a default Analyzer shared by every session
     names = sorted(clips)
-    # Each clip twice, interleaved, all threads released at once. This runs first on purpose: in
-    # a fresh process the encoders are loaded and first used concurrently too.
+    # Each clip twice, interleaved, all threads released at once; the encoders are unloaded, so
+    # they are loaded and first used concurrently too.
     tasks = names + names[::-1]
     barrier = threading.Barrier(len(tasks))
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import click_track, tone, white_noise, write_wav
+from benchmarks.factories import click_track, tone, white_noise, write_wav
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="Ray is optional: pip install -r requirements-ray.txt")

@@ -144,7 +144,7 @@ def test_app_hybrid_is_evaluated_on_a_catalog_and_beats_popularity():
     """With a media catalog, evaluate measures the app's own HybridRecommender + ranker, its
     weights tuned on a split of the training part: on two clusters of taste it must rank the
     user's own cluster, which popularity (a mix of both) cannot."""
-    from conftest import synthetic_catalog
+    from benchmarks.factories import synthetic_catalog
     from recsys.users.personas import get_persona, simulate_interactions
 
     cat = synthetic_catalog(40)

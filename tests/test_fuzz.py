@@ -17,7 +17,6 @@ came out. Failing examples are kept in ``.cache/hypothesis`` and replayed first 
 from __future__ import annotations
 
 import collections
-import io
 import json
 import os
 import selectors
@@ -28,7 +27,6 @@ import sys
 import tempfile
 import time
 import traceback
-from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +38,7 @@ if __name__ != "__main__":  # the worker (below) needs none of this
     from hypothesis import strategies as st
     from hypothesis.database import DirectoryBasedExampleDatabase
 
-    from conftest import moving_square_frames, tone, write_video
+    from benchmarks.factories import moving_square_frames, mp3_bytes, sound_bytes, tone, write_video
     from recsys.paths import SHARED_MEDIA_DIR, cache_dir
 
 N_DECODE = int(os.environ.get("RECSYS_FUZZ_EXAMPLES", "300"))
@@ -190,46 +188,21 @@ if __name__ == "__main__":
 
 # --- seeds -----------------------------------------------------------------------------------
 
-def _sf_bytes(y, sr, fmt, subtype) -> bytes:
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, y, sr, format=fmt, subtype=subtype)
-    return buf.getvalue()
-
-
-def _mp3_bytes(y, sr) -> bytes:
-    import av
-
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp3") as out:
-        st_ = out.add_stream("libmp3lame", rate=sr)
-        st_.layout = "mono"
-        for i in range(0, y.size, 1152):
-            fr = av.AudioFrame.from_ndarray(y[None, i:i + 1152].copy(), format="fltp", layout="mono")
-            fr.sample_rate, fr.pts, fr.time_base = sr, i, Fraction(1, sr)
-            for pkt in st_.encode(fr):
-                out.mux(pkt)
-        for pkt in st_.encode():
-            out.mux(pkt)
-    return buf.getvalue()
-
-
 def generated_seeds(folder: Path) -> dict[str, bytes]:
     """{file name: bytes} of small clips, 0.6-1.2 s each (a few kB to ~40 kB)."""
     y = tone(440, seconds=1.0, sr=8000) + 0.1 * tone(1320, seconds=1.0, sr=8000)
     frames = moving_square_frames(n=8, size=(64, 48))
     sound = tone(330, seconds=0.8, sr=48000)
     return {
-        "seed.wav": _sf_bytes(y, 8000, "WAV", "PCM_16"),
-        "seed.ogg": _sf_bytes(y, 8000, "OGG", "VORBIS"),
-        "seed.mp3": _mp3_bytes(tone(440, seconds=1.2, sr=22050), 22050),
+        "seed.wav": sound_bytes(y, 8000),
+        "seed.ogg": sound_bytes(y, 8000, fmt="OGG", subtype="VORBIS"),
+        "seed.mp3": mp3_bytes(tone(440, seconds=1.2, sr=22050), 22050),
         "seed.mp4": write_video(folder / "seed.mp4", frames, fps=10, audio=sound, sr=48000).read_bytes(),
         "seed.webm": write_video(folder / "seed.webm", frames, fps=10, audio=sound, sr=48000).read_bytes(),
         "seed.mkv": write_video(folder / "seed.mkv", frames, fps=10).read_bytes(),
         "seed.ts": write_video(folder / "seed.ts", frames, fps=10, audio=sound, sr=48000).read_bytes(),
         "seed.avi": write_video(folder / "seed.avi", frames, fps=10, audio=sound, sr=48000).read_bytes(),
-        "seed.flac": _sf_bytes(y, 8000, "FLAC", "PCM_16"),
+        "seed.flac": sound_bytes(y, 8000, fmt="FLAC"),
     }
 
 
@@ -322,6 +295,11 @@ class Tally:
         self.counts[res["type"]] += 1
         self.max_s = max(self.max_s, float(res.get("seconds", 0.0)))
 
+    def assert_ran(self, wanted: int) -> None:
+        """Hypothesis runs ``max_examples`` generated cases when none fails (plus any replayed
+        from the example database): fewer means cases were silently dropped (filtered, too large)."""
+        assert self.n >= wanted, f"{self.label}: only {self.n} of {wanted} fuzz cases ran"
+
     def report(self, worker: Worker) -> None:
         top = ", ".join(f"{k} {v}" for k, v in self.counts.most_common())
         line = (f"{self.label}: {self.n} fuzz cases in {time.time() - self.t0:.0f} s (slowest {self.max_s:.2f} s, "
@@ -381,7 +359,7 @@ def test_decode_survives_mutated_media(seeds, decode_worker, request):
         fuzz()
     finally:
         tally.report(decode_worker)
-    assert tally.n >= min(N_DECODE, 50)
+    tally.assert_ran(N_DECODE)
 
 
 def test_decode_survives_mutated_shared_media(shared_seeds, seeds, decode_worker, request):
@@ -398,6 +376,7 @@ def test_decode_survives_mutated_shared_media(shared_seeds, seeds, decode_worker
         fuzz()
     finally:
         tally.report(decode_worker)
+    tally.assert_ran(N_SHARED)
 
 
 @pytest.mark.slow
@@ -416,3 +395,4 @@ def test_analysis_survives_mutated_media(seeds, request):
     finally:
         tally.report(worker)
         worker.close()
+    tally.assert_ran(N_ANALYSIS)

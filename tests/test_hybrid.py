@@ -4,21 +4,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import synthetic_catalog
+from benchmarks.factories import synthetic_catalog, two_persona_users
 from recsys.serving.explain import explain
 from recsys.serving.hybrid import HybridRecommender
 from recsys.serving.query import query_from_history
 from recsys.serving.ranker import COMPONENTS, PRESETS, rank
-from recsys.users.personas import get_persona, simulate_interactions
+from recsys.users.personas import get_persona
 
 
 @pytest.fixture(scope="module")
 def fitted():
     cat = synthetic_catalog(40)
-    personas = [get_persona("Nature Lover"), get_persona("Night Owl Gamer")]
-    inter = simulate_interactions(cat, personas, users_per_persona=15, seed=1)
-    text = {u: np.full(384, 0.05 if p == "Nature Lover" else -0.05, np.float32)
-            for u, p in inter.groupby("user_id")["persona"].first().items()}
+    inter, text = two_persona_users(cat, users_per_persona=15)
     hybrid = HybridRecommender(cat, n_features=16, factors=8, bpr_epochs=20, matcher_epochs=10, seed=0)
     return cat, inter, text, hybrid.fit(inter, user_text=text)
 
@@ -74,7 +71,12 @@ def test_tuned_hybrid_on_held_out_users(fitted):
     m = v.metrics(PRESETS["balanced"])
     assert 0 <= m["ndcg@10"] <= 1 and m["n_users"] > 0
     best, val = v.tune(n_trials=30)
-    assert val >= v.metrics(PRESETS["balanced"])["ndcg@10"] - 1e-9
+    assert v.metrics(best)["ndcg@10"] == pytest.approx(val), "the value returned is that of the weights returned"
+    # Known answer: held-out likes sit in the user's own cluster, so the tuned hybrid beats ranking
+    # by popularity alone by a wide margin, on the validation users and on the unseen test users.
+    popular = {"popularity": 1.0}
+    assert val > v.metrics(popular)["ndcg@10"] + 0.2
+    assert v.metrics(best, "test")["ndcg@10"] > v.metrics(popular, "test")["ndcg@10"] + 0.2
 
 
 def test_large_catalog_path_scores_only_retrieved_candidates(fitted):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import SR, moving_square_frames, solid_frames, tone, write_video, write_wav
+from benchmarks.factories import SR, moving_square_frames, solid_frames, tone, write_video, write_wav
 from recsys.errors import (CorruptMediaError, EmptyMediaError, MediaError, MediaTooLargeError,
                            UnsupportedMediaError)
 from recsys.media.decode import MediaLimits, analysis_windows, decode

@@ -6,7 +6,7 @@ import io
 import numpy as np
 import pytest
 
-from conftest import moving_square_frames, tone, write_video, write_wav
+from benchmarks.factories import moving_square_frames, tone, write_video, write_wav
 from recsys.errors import MediaError, MediaTimeoutError
 from recsys.media.preview import browser_safe
 

@@ -3,23 +3,23 @@ never becomes a path, and decoding stays within its time and memory limits."""
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import SR, moving_square_frames, tone, write_video, write_wav
-from benchmarks.av_writer import write_av
+from benchmarks.factories import (HOSTILE_NAMES, SR, NonSeekable, av_bytes, long_wav, moving_square_frames,
+                                  ogg_bytes, pcm_mka, tone, unknown_codec_mka, wav_bytes, write_video, write_wav)
 from recsys.errors import (CorruptMediaError, MediaError, MediaTimeoutError, MediaTooLargeError,
                            UnsupportedMediaError)
+from recsys.deadline import Deadline
 from recsys.media.decode import MediaLimits, decode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,11 +131,6 @@ def _audit(event: str, args: tuple) -> None:  # installed once; records only whi
 
 sys.addaudithook(_audit)
 
-HOSTILE_NAMES = ["a;rm -rf x$(id).mp3", "../../etc/passwd.wav", "../victim.wav", "名前 🎵.ogg",
-                 "two\nlines `touch pwned`.wav", "/dev/zero", "|cat /etc/passwd", "file:victim.wav",
-                 "pipe:0", "-rf --json.wav", "x" * 300 + ".wav", ".wav", "con.wav", "a\x00b.wav"]
-
-
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
 def test_a_hostile_upload_name_never_creates_reads_or_touches_a_file(tmp_path, monkeypatch, name):
     global _EVENTS
@@ -171,56 +166,76 @@ def test_a_hostile_upload_name_never_creates_reads_or_touches_a_file(tmp_path, m
     assert victim.stat().st_mtime_ns == stat.st_mtime_ns and victim.stat().st_size == stat.st_size
 
 
-# --- limits: time and memory -----------------------------------------------------------------
+# --- limits: time (a fake clock) and memory ---------------------------------------------------
 
-def _long_wav_bytes(minutes: float, sr: int = 8000) -> bytes:
-    """Unsigned 8-bit mono WAV built by repeating one second: minutes of audio for no work."""
-    one = ((0.5 * np.sin(2 * np.pi * 330 * np.arange(sr) / sr)) * 127 + 128).astype(np.uint8).tobytes()
-    n = int(minutes * 60)
-    size = len(one) * n
-    return (b"RIFF" + struct.pack("<I", 36 + size) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, sr, sr, 1, 8)
-            + b"data" + struct.pack("<I", size) + one * n)
+class FakeClock:
+    """Monotonic seconds for :class:`~recsys.deadline.Deadline`: each reading advances ``step``
+    (so every deadline check "costs" that long), and a test may jump it with ``advance``."""
 
+    def __init__(self, step: float = 0.0):
+        self.now, self.step, self.reads = 0.0, step, 0
 
-def test_timeout_bounds_a_slow_decode():
-    data = _long_wav_bytes(10)  # decoding all 10 minutes takes far more than 10 ms; the limit stops it early
-    limits = MediaLimits(timeout_s=0.01, max_analysed_s=10 * 3600)
-    t0 = time.perf_counter()
-    with pytest.raises(MediaTimeoutError, match="long.wav: decoding took longer than 0.01 s"):
-        decode(data, name="long.wav", limits=limits)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 1.5, f"stopped {elapsed:.2f} s after a 0.01 s limit"
-    t0 = time.perf_counter()
-    m = decode(data, name="long.wav")  # the default limits analyse windows only: fast
-    assert m.analysed_audio_s == pytest.approx(30.0, abs=0.2) and time.perf_counter() - t0 < 5
+    def __call__(self) -> float:
+        self.reads += 1
+        self.now += self.step
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
-def test_two_hour_clip_decodes_only_its_windows():
-    data = _long_wav_bytes(120)  # 57.6 MB
-    t0 = time.perf_counter()
-    m = decode(data, name="two-hours.wav")
-    elapsed = time.perf_counter() - t0
+@pytest.fixture
+def clock(monkeypatch) -> FakeClock:
+    """Every Deadline that decoding, preview and analysis make reads this fake clock."""
+    from recsys.analysis import analyzer
+    from recsys.media import decode as decode_mod, preview
+
+    fake = FakeClock()
+    for module in (decode_mod, preview, analyzer):
+        monkeypatch.setattr(module, "Deadline", functools.partial(Deadline, clock=fake))
+    return fake
+
+
+def test_the_decode_deadline_reads_the_injected_clock_not_the_wall(clock):
+    """A frozen clock never expires: a whole two-minute decode under a 1 ns limit completes."""
+    m = decode(long_wav(120), name="long.wav", limits=MediaLimits(timeout_s=1e-9, max_analysed_s=3600))
+    assert m.analysed_audio_s == pytest.approx(120.0, abs=0.1)
+    assert clock.reads > 10, "checked as it decodes, not once"
+
+
+def test_timeout_stops_a_decode_at_the_first_check_past_the_limit(clock):
+    clock.step = 1.0  # the deadline starts at 1 s and ends at 6 s; checks read 2, 3, ... 7 s
+    limits = MediaLimits(timeout_s=5.0, max_analysed_s=10 * 3600)
+    with pytest.raises(MediaTimeoutError, match=r"^long.wav: decoding took longer than 5 s$"):
+        decode(long_wav(600), name="long.wav", limits=limits)
+    assert clock.reads == 7, "stopped at the sixth check, not later"
+
+
+def test_timeout_stops_a_video_decode_per_frame(clock, tmp_path):
+    clock.step = 1.0
+    path = write_video(tmp_path / "v.mkv", moving_square_frames(n=40), fps=10)
+    with pytest.raises(MediaTimeoutError, match="v.mkv: decoding took longer than 2.5 s"):
+        decode(path, limits=MediaLimits(timeout_s=2.5))
+    assert clock.reads == 4
+
+
+def _checks(clock: FakeClock, data: bytes, name: str) -> tuple:
+    """(decoded media, deadline checks it made): the checks count the packets decoded."""
+    before = clock.reads
+    return decode(data, name=name), clock.reads - before - 1  # less the Deadline's own start
+
+
+def test_two_hour_clip_decodes_only_its_windows(clock):
+    thirty_s, checks_30 = _checks(clock, long_wav(30), "thirty.wav")
+    m, checks = _checks(clock, long_wav(7200), "two-hours.wav")  # 57.6 MB
+    assert thirty_s.analysed_audio_s == pytest.approx(30.0, abs=0.2) and thirty_s.windows_s == [(0.0, 30.0)]
     assert m.duration_s == pytest.approx(7200.0)
     assert m.analysed_audio_s == pytest.approx(30.0, abs=0.2) and len(m.windows_s) == 3
     starts = [s for s, _ in m.windows_s]
     assert starts[0] < 1500 < starts[1] < 5000 < starts[2], "windows spread over the whole clip"
-    assert elapsed < 5, f"{elapsed:.1f} s: more than the windows was decoded"
+    # 240 times the sound, the same 30 s analysed: about the same packets (3 seeks' worth more).
+    assert checks_30 > 0 and checks <= 2 * checks_30 + 10, (checks, checks_30)
 
-
-_EIGHT_K = r"""
-import sys
-from fractions import Fraction
-import av, numpy as np
-w, h, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-with av.open(path, "w") as out:
-    vs = out.add_stream("libx264", rate=1, options={"preset": "ultrafast"})
-    vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-    for i in range(3):
-        img = np.zeros((h, w, 3), np.uint8); img[:, :, i] = 180; img[h // 4: h // 2, w // 4: w // 2] = 255
-        f = av.VideoFrame.from_ndarray(img, format="rgb24"); f.pts, f.time_base = i, Fraction(1, 1)
-        for p in vs.encode(f): out.mux(p)
-    for p in vs.encode(): out.mux(p)
-"""
 
 _PEAK = r"""
 import json, sys
@@ -242,7 +257,8 @@ print(json.dumps({"before": before, "peak": mb("VmHWM"), "shape": list(m.frames.
 def eight_k_clip(tmp_path_factory) -> Path:
     """A 3-frame 7680x4320 H.264 MP4, encoded in a subprocess (x264 needs ~0.5 GB for it)."""
     path = tmp_path_factory.mktemp("8k") / "8k.mp4"
-    subprocess.run([sys.executable, "-c", _EIGHT_K, "7680", "4320", str(path)], check=True, timeout=300)
+    make = f"from benchmarks.factories import video_8k; open({str(path)!r}, 'wb').write(video_8k(3))"
+    subprocess.run([sys.executable, "-c", make], check=True, timeout=300, cwd=ROOT)
     return path
 
 
@@ -259,78 +275,45 @@ def test_8k_video_is_downscaled_with_bounded_memory(eight_k_clip):
     assert added < 400, f"decoding one 8K clip added {added:.0f} MB"
 
 
-def test_frame_size_over_max_pixels_is_refused(eight_k_clip):
-    t0 = time.perf_counter()
+def test_frame_size_over_max_pixels_is_refused(eight_k_clip, clock):
     with pytest.raises(UnsupportedMediaError, match="frame size 7680x4320 is over the limit"):
         decode(eight_k_clip, limits=MediaLimits(max_pixels=3840 * 2160))
-    assert time.perf_counter() - t0 < 1.0, "refused from the header, before decoding a frame"
-
-
-def test_timeout_bounds_a_slow_video_decode(eight_k_clip):
-    """The limit is checked per decoded frame: an 8K decode stops after its first frame."""
-    t0 = time.perf_counter()
-    with pytest.raises(MediaTimeoutError):
-        decode(eight_k_clip, limits=MediaLimits(timeout_s=0.001))
-    assert time.perf_counter() - t0 < 5
+    assert clock.reads == 1, "refused from the header: no frame decoded, so no deadline check"
 
 
 @pytest.mark.slow
-def test_analysis_timeout_stops_between_stages(monkeypatch, tmp_path):
+def test_analysis_timeout_stops_between_stages(monkeypatch, tmp_path, clock):
     from recsys.analysis import analyzer as analysis
     from recsys.analysis.analyzer import AnalysisConfig, Analyzer
 
     an = Analyzer(AnalysisConfig(transcribe="never", timeout_s=1.0))
     an.encoders()
     path = write_wav(tmp_path / "t.wav", tone(440, seconds=2.0))
-    an.analyze(path)  # warm-up: first-call costs (librosa, numba) are not the point here
     real = analysis.describe_audio
 
-    def slow(*args, **kwargs):
-        time.sleep(1.5)
+    def slow(*args, **kwargs):  # the sound stage "takes" 1.5 s of the fake clock
+        clock.advance(1.5)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(analysis, "describe_audio", slow)
-    t0 = time.perf_counter()
     with pytest.raises(MediaTimeoutError, match=r"t.wav: analysis took longer than 1 s \(stopped after sound\)"):
         an.analyze(path)
-    assert time.perf_counter() - t0 < 3.0
-    monkeypatch.setattr(analysis, "describe_audio", real)
     assert Analyzer(AnalysisConfig(transcribe="never", timeout_s=None)).analyze(path).kind == "audio"
 
 
 # --- regressions: inputs the bad-input table found escaping or mis-handled --------------------
 
-def _pcm_mka(codec_id: bytes) -> bytes:
-    import av
-
-    buf = io.BytesIO()
-    y = (tone(440, seconds=1.0) * 32767).astype(np.int16)
-    with av.open(buf, "w", format="matroska") as out:
-        st = out.add_stream("pcm_s16le", rate=SR)
-        st.layout = "mono"
-        for i in range(0, y.size, 1600):
-            fr = av.AudioFrame.from_ndarray(y[None, i:i + 1600].copy(), format="s16", layout="mono")
-            fr.sample_rate, fr.pts = SR, i
-            for pkt in st.encode(fr):
-                out.mux(pkt)
-        for pkt in st.encode():
-            out.mux(pkt)
-    return buf.getvalue().replace(b"A_PCM/INT/LIT", codec_id)
-
-
 def test_a_stream_without_decoder_is_unsupported_not_an_attribute_error():
-    assert decode(_pcm_mka(b"A_PCM/INT/LIT"), name="ok.mka").kind == "audio"
+    assert decode(pcm_mka(), name="ok.mka").kind == "audio"
     with pytest.raises(UnsupportedMediaError, match="no decoder for its audio codec"):
-        decode(_pcm_mka(b"A_XYZ/INT/LIT"), name="unknown.mka")
+        decode(unknown_codec_mka(), name="unknown.mka")
 
 
 def _encode(fmt: str, *, n: int = 60, fps: int = 10, offset_s: float = 0.0, audio: bool = True,
             options: dict | None = None) -> bytes:
     """H.264 (+ AAC) in ``fmt``, timestamps from ``offset_s``."""
-    buf = io.BytesIO()
-    write_av(buf, fmt=fmt, frames=moving_square_frames(n=n, size=(64, 48)), fps=fps, start_s=offset_s,
-             audio=tone(330, seconds=n / fps, sr=48000) if audio else None, container_options=options)
-    return buf.getvalue()
+    return av_bytes(fmt, frames=moving_square_frames(n=n, size=(64, 48)), fps=fps, start_s=offset_s,
+                    audio=tone(330, seconds=n / fps, sr=48000) if audio else None, options=options)
 
 
 def test_truncated_faststart_mp4_webm_and_ogg_are_corrupt_not_silently_short(tmp_path):
@@ -343,12 +326,8 @@ def test_truncated_faststart_mp4_webm_and_ogg_are_corrupt_not_silently_short(tmp
                        audio=tone(440, seconds=6.0, sr=48000), sr=48000).read_bytes()
     with pytest.raises(CorruptMediaError, match="truncated"):
         decode(webm[: len(webm) // 3], name="cut.webm")
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, tone(440, seconds=6.0), SR, format="OGG", subtype="VORBIS")
     with pytest.raises(CorruptMediaError, match="truncated or corrupt"):
-        decode(buf.getvalue()[:2000], name="cut.ogg")
+        decode(ogg_bytes(tone(440, seconds=6.0))[:2000], name="cut.ogg")
     # A video track shorter than its sound is a normal file, not a truncated one.
     short_video = write_video(tmp_path / "sv.mp4", moving_square_frames(n=10), fps=10,
                               audio=tone(440, seconds=6.0, sr=48000), sr=48000)
@@ -363,37 +342,20 @@ def test_timestamps_that_start_late_are_read_in_clip_time(fmt):
     assert m.analysed_audio_s == pytest.approx(20.0, abs=0.5)
 
 
-def test_raw_h264_without_timestamps_decodes_and_an_endless_one_is_cut_at_the_analysed_span():
-    short = _encode("h264", n=30, audio=False)
-    m = decode(short, name="raw.h264")
+def test_raw_h264_without_timestamps_decodes_and_an_endless_one_is_cut_at_the_analysed_span(clock):
+    m, checks_3s = _checks(clock, _encode("h264", n=30, audio=False), "raw.h264")
     assert m.kind == "video" and m.duration_s == pytest.approx(3.0, abs=0.2) and m.frames.shape[0] >= 2
-    long = _encode("h264", n=1200, audio=False)  # 2 minutes, no declared duration
-    t0 = time.perf_counter()
-    m = decode(long, name="long.h264")
+    # 2 minutes, no declared duration: decoding stops at the analysed 30 s.
+    m, checks = _checks(clock, _encode("h264", n=1200, audio=False), "long.h264")
     assert m.duration_s == pytest.approx(30.0, abs=0.5) and "duration unknown" in m.warnings[0]
-    assert time.perf_counter() - t0 < 5
+    assert checks <= 12 * checks_3s, (checks, checks_3s)
 
 
 def test_a_non_seekable_file_object_is_read_within_the_size_limit():
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, tone(440, seconds=1.0), SR, format="WAV")
-    data = buf.getvalue()
-
-    class Pipe(io.RawIOBase):
-        def __init__(self, payload: bytes):
-            self._payload = io.BytesIO(payload)
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer) -> int:
-            return self._payload.readinto(buffer)
-
-    assert decode(Pipe(data), name="pipe.wav").duration_s == pytest.approx(1.0, abs=0.01)
+    data = wav_bytes(tone(440, seconds=1.0))
+    assert decode(NonSeekable(data), name="pipe.wav").duration_s == pytest.approx(1.0, abs=0.01)
     with pytest.raises(MediaTooLargeError):
-        decode(Pipe(data), name="pipe.wav", limits=MediaLimits(max_bytes=1000))
+        decode(NonSeekable(data), name="pipe.wav", limits=MediaLimits(max_bytes=1000))
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open descriptors in /proc")

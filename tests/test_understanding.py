@@ -12,7 +12,7 @@ import pytest
 from recsys.media.audio_descriptors import describe_audio
 from recsys.understanding.label_scoring import (FACETS, Signals, SemanticSpace, label_names, load_vocabulary,
                                   understand)
-from conftest import SR, click_track
+from benchmarks.factories import SR, click_track
 
 
 class BagOfWordsEncoder:

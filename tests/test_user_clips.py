@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import synthetic_catalog, tone, write_wav
+from benchmarks.factories import synthetic_catalog, tone, write_wav
 from recsys.catalog.catalog import BLOCKS
 from recsys.errors import MediaError
 from recsys.catalog.store import Store

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import synthetic_catalog
+from benchmarks.factories import synthetic_catalog
 from recsys.errors import UnknownIdError
 from recsys.users.personas import get_persona, load_personas, persona_seed_items, simulate_interactions
 

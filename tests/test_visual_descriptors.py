@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import moving_square_frames, solid_frames, write_video
+from benchmarks.factories import moving_square_frames, solid_frames, write_video
 from recsys.media.decode import decode
 from recsys.media.visual_descriptors import describe_frames, dominant_colours
 

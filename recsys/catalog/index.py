@@ -7,27 +7,20 @@ what it stores and every query itself, so callers may pass raw vectors.
   the (queries, items) score block stays under ``max_block_cells`` floats; on a CUDA device the
   vectors live on the GPU as one torch tensor and each batch of queries makes one round trip.
 * :class:`HNSWIndex` -- FAISS ``IndexHNSWFlat`` with ``METRIC_INNER_PRODUCT``.
-* :func:`make_index` -- exact below ``threshold`` items (at 50k, exact 3127-d search costs
-  about 50-90 ms per query on one core; 10k: 6-17 ms), HNSW on a 256-d PCA projection above it.
+* :func:`make_index` -- exact below ``threshold`` items, HNSW on a 256-d PCA projection above it.
 
 Projection (:func:`fit_projection`): item vectors are 3127-d (see :mod:`recsys.analysis.item_vector`); a
-flat 3127-d HNSW over 1M items would hold 12.5 GB and every distance would cost 12x more.
-Large indexes therefore store the vectors projected on a 256-d PCA basis (uncentred: the top
-right singular vectors of a 10k sample of the normalised item vectors, so inner products, not
-distances to the mean, are what the basis keeps best) and normalised again; queries go through
-the same projection, and the basis is saved with the index. Measured on the bench's clustered
-3127-d vectors (calibrated to the shared catalog's similarity statistics; see
-:class:`benchmarks.bench.ClusteredVectors`): the basis keeps 0.91 of the energy, and exact top-10 in
-256-d has recall@10 0.88 at 10k items and 0.79 at 100k against exact top-10 in 3127-d --
-neighbours are dense at scale, and the 9 % of energy left out reorders close ones. Classic
-(centred) PCA measured worse (0.85 at 20k). Re-scoring candidates with the full vectors fixes
-it: ``search(q, k, rerank=catalog.embeddings, candidates=4 * k)`` measured recall@10 0.997
-(10k) and 0.991 (100k) for +0.1-0.3 ms per query, but 0.942 at 1M, where 100 candidates gave
-0.973 in 1.4 ms per query and 200 gave 0.993 in 2.6 ms (float16 vectors in RAM, 2-core EPYC).
-Hence the default, :func:`default_candidates`: ``max(4 * k, 100)``. So: project to search,
-re-rank to answer.
-(``python -m recsys bench --only search`` re-measures all of this; ``benchmarks/README.md``
-records the last run.)
+flat 3127-d HNSW over a large catalog would hold every full vector and pay the full dimension
+in every distance. Large indexes therefore store the vectors projected on a 256-d PCA basis
+(uncentred: the top right singular vectors of a 10k sample of the normalised item vectors, so
+inner products, not distances to the mean, are what the basis keeps best) and normalised again;
+queries go through the same projection, and the basis is saved with the index. The projection
+alone loses recall as the catalog grows (neighbours are dense at scale, and the energy left out
+reorders close ones); re-scoring candidates with the full vectors
+(``search(q, k, rerank=catalog.embeddings, candidates=...)``) restores it. Hence the default,
+:func:`default_candidates`: ``max(4 * k, 100)``. So: project to search, re-rank to answer.
+(``python -m recsys bench --only search`` measures the recall and latency of each choice;
+``benchmarks/README.md`` records the figures.)
 
 Persistence: ``save(folder)`` writes ``index.json`` (kind, parameters, sizes), ``projection.npz``
 when there is one, and ``vectors.npz`` (exact) or ``hnsw.faiss`` (FAISS ``write_index``);
@@ -492,10 +485,9 @@ class HNSWIndex(VectorIndex):
         OpenMP threads for FAISS (build and batched search); None: the CPUs this process may use.
         FAISS's thread count is process-wide, so it is set before each build/search call.
 
-    Defaults (M=32, efConstruction=100, efSearch=96) measured recall@10 0.996 (10k) and 0.999
-    (100k) against exact search in the same 256-d space on the bench's clustered vectors, at
-    0.2-0.4 ms per query on one core; efSearch 32 drops to 0.975/0.945. Building is the cost:
-    about 70 s per 100k vectors on one busy core (``benchmarks/README.md`` has the sweep).
+    The defaults (M=32, efConstruction=100, efSearch=96) trade build time for recall close to
+    exact search in the same space (``benchmarks/README.md`` has the figures and the efSearch
+    sweep).
     """
 
     kind = "hnsw"
@@ -527,13 +519,13 @@ class HNSWIndex(VectorIndex):
     @contextlib.contextmanager
     def _omp_threads(self, n_queries: int | None = None):
         """FAISS under an OpenMP thread count: ``threads`` for builds and batches, 1 for a
-        handful of queries (an OpenMP team for one query only adds wake-up latency, measured
-        0.1 ms -> 7-15 ms per query on a busy 2-core machine). The count is restored after:
+        handful of queries (an OpenMP team for one query only adds wake-up latency). The count
+        is restored after:
         with torch imported first, ``faiss.omp_set_num_threads`` resolves to torch's OpenMP
         runtime (``libgomp.so.1``; threadpoolctl shows the libgomp bundled with faiss-cpu
         unchanged and ``torch.get_num_threads()`` 1 after the call), so a count of 1 left in
-        place made every later torch call single-threaded (the matcher ran at 3.8 instead of
-        7.2 M items/s after a search in the same process)."""
+        place made every later torch call single-threaded (benchmarks/README.md has what that
+        cost the matcher)."""
         import faiss
 
         threads = int(self.threads or default_threads())

@@ -1,9 +1,9 @@
 """One shared instance per device of an encoder that is expensive to load.
 
-Loading the pretrained models takes seconds (``load_models``: 5.6-8.2 s for all of them in the
-cold rows of ``python -m recsys bench``, where the first analysis, models included, grows the
-process by about 1.5 GB), so every Streamlit session (one thread each) and every ``Analyzer`` in
-a process must share one instance per device rather than load its own.
+Loading the pretrained models takes seconds and a large share of the process's memory (the
+analysis section's cold rows in ``benchmarks/README.md``), so every Streamlit session (one
+thread each) and every ``Analyzer`` in a process must share one instance per device rather than
+load its own.
 """
 
 from __future__ import annotations

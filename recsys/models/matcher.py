@@ -314,9 +314,8 @@ def _score_all(net, profiles: np.ndarray, user_feats: np.ndarray | None, item_ha
     :func:`_item_half`), and the two are broadcast-added, so only the later layers see the
     (n, chunk, h) blocks. Items go in chunks sized by :data:`_CHUNK_CELLS` for the device.
     The layers are applied by hand (``addmm``, in-place ReLU, one ``mv`` for the last) rather
-    than through the modules: fewer temporaries and thread hand-offs per chunk measured 1.3 ms
-    instead of 1.9 ms for 10k items on two threads, equal scores (tests/test_bench.py).
-    Measured by ``python -m recsys bench --only matcher`` (benchmarks/README.md).
+    than through the modules: fewer temporaries and thread hand-offs per chunk, the same scores
+    (tests/test_bench.py); the speed-up is in benchmarks/README.md.
     """
     import torch
 

@@ -17,7 +17,8 @@ from recsys.understanding.label_key import LabelKey
 from recsys.understanding.label_scoring import label_names
 
 COMPONENT_WORDS = {
-    "visual": "similar look", "audio": "similar sound", "text": "similar title and description",
+    "visual": "similar look", "audio": "similar sound", "music": "similar music (genre, mood)",
+    "text": "similar title and description",
     "semantic": "similar themes and mood", "cf": "liked by users with similar taste",
     "matcher": "the learned matcher predicts a fit", "popularity": "popular in the catalog",
 }
