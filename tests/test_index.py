@@ -8,7 +8,7 @@ import pytest
 
 from recsys.errors import ConfigError, RecsysError
 from recsys.catalog.index import (ExactIndex, HNSWIndex, VectorIndex, fit_projection, load_index, make_index,
-                          recall_at_k, save_index)
+                          neighbour_recall, save_index)
 
 
 def mixture(n: int, d: int = 64, *, clusters: int = 50, seed: int = 0, latent: int = 16, draw: int = 0) -> np.ndarray:
@@ -45,7 +45,7 @@ def test_exact_matches_brute_force(data):
     ref_ids, ref_scores = brute_force(x, q, 10)
     assert ids.dtype == np.int64 and scores.dtype == np.float32 and ids.shape == (60, 10)
     np.testing.assert_allclose(scores, ref_scores, rtol=1e-5, atol=1e-5)
-    assert recall_at_k(ids, ref_ids) == 1.0
+    assert neighbour_recall(ids, ref_ids) == 1.0
     assert np.all(np.diff(scores, axis=1) <= 1e-7), "best first"
 
 
@@ -55,7 +55,7 @@ def test_exact_small_batches_and_torch_path_agree(data):
     tiny = ExactIndex(max_block_cells=5000).build(x)          # one query per block
     np.testing.assert_array_equal(tiny.search(q, 5)[0], ref_ids)
     torch_ids, torch_scores = ExactIndex(backend="torch").build(x).search(q, 5)
-    assert recall_at_k(torch_ids, ref_ids) == 1.0 and torch_scores.dtype == np.float32
+    assert neighbour_recall(torch_ids, ref_ids) == 1.0 and torch_scores.dtype == np.float32
 
 
 def test_exact_does_not_modify_inputs(data):
@@ -81,7 +81,7 @@ def test_hnsw_recall_on_clustered_data(data):
     index = HNSWIndex(m=16, ef_construction=80, ef_search=64, threads=1).build(x)
     ids, scores = index.search(q, 10)
     assert len(index) == 3000 and ids.shape == (60, 10)
-    assert recall_at_k(ids, ref_ids) >= 0.95
+    assert neighbour_recall(ids, ref_ids) >= 0.95
     assert np.all(np.diff(scores, axis=1) <= 1e-6)
 
 
@@ -96,10 +96,10 @@ def test_projection_keeps_neighbours_and_rerank_restores_them():
     ref_ids, _ = brute_force(x, q, 10)
     index = ExactIndex(projection=proj).build(x)
     assert index.dim == 300 and index.stored_dim == 32
-    assert recall_at_k(index.search(q, 10)[0], ref_ids) >= 0.8
+    assert neighbour_recall(index.search(q, 10)[0], ref_ids) >= 0.8
     full = x / np.linalg.norm(x, axis=1, keepdims=True)
     ids, scores = index.search(q, 10, rerank=full, candidates=60)
-    assert recall_at_k(ids, ref_ids) >= 0.98
+    assert neighbour_recall(ids, ref_ids) >= 0.98
     np.testing.assert_allclose(scores[:, 0], (q / np.linalg.norm(q, axis=1, keepdims=True) * full[ids[:, 0]]).sum(1),
                                rtol=1e-4)
 
@@ -195,9 +195,9 @@ def test_hnsw_wrong_dim_and_cuda_absent(data):
 
 def test_recall_at_k():
     exact = np.array([[1, 2, 3], [4, 5, 6]])
-    assert recall_at_k(exact, exact) == 1.0
-    assert recall_at_k(np.array([[1, 2, 9], [-1, -1, -1]]), exact) == pytest.approx(2 / 6)
-    assert recall_at_k(np.array([[3, 2, 1, 7], [6, 5, 4, 7]]), exact) == 1.0   # extra columns ignored
+    assert neighbour_recall(exact, exact) == 1.0
+    assert neighbour_recall(np.array([[1, 2, 9], [-1, -1, -1]]), exact) == pytest.approx(2 / 6)
+    assert neighbour_recall(np.array([[3, 2, 1, 7], [6, 5, 4, 7]]), exact) == 1.0   # extra columns ignored
 
 
 def test_load_rejects_options_of_another_kind(data, tmp_path):

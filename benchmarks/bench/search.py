@@ -38,7 +38,7 @@ RERANK_CANDIDATES = 100
 
 def bench_search(cfg: BenchConfig, sizes: tuple[int, ...] | None = None, *, ef_sweep=(16, 32, 64, 96, 128, 256),
                  rerank_sweep=(40, 100, 200), hnsw_params: dict | None = None) -> dict:
-    from recsys.catalog.index import ExactIndex, HNSWIndex, fit_projection, recall_at_k
+    from recsys.catalog.index import ExactIndex, HNSWIndex, fit_projection, neighbour_recall
 
     sizes = tuple(sizes or cfg.search_sizes)
     gen = ClusteredVectors(seed=cfg.seed)
@@ -114,7 +114,7 @@ def bench_search(cfg: BenchConfig, sizes: tuple[int, ...] | None = None, *, ef_s
         with PeakMemory(cfg.device) as mem:
             exact_p = ExactIndex(device=cfg.device, projection=proj).build(projected, projected=True)
         ids_p, _ = exact_p.search(queries, k)
-        rec_p = recall_at_k(ids_p, gt_i)
+        rec_p = neighbour_recall(ids_p, gt_i)
         b1 = time_each(lambda q: exact_p.search(q, k), queries[:n_b1])
         batch = time_calls(lambda: exact_p.search(queries, k), warmup=1, repeats=max(2, cfg.n_repeats // 2))
         rows.append(make_row(f"search.{label}.exact256.latency_b1", f"top-10 {label}: exact 256-d, 1 query/call",
@@ -132,7 +132,7 @@ def bench_search(cfg: BenchConfig, sizes: tuple[int, ...] | None = None, *, ef_s
         del projected
         gc.collect()
         ids_h, _ = hnsw.search(queries, k)
-        rec_h_p, rec_h = recall_at_k(ids_h, ids_p), recall_at_k(ids_h, gt_i)
+        rec_h_p, rec_h = neighbour_recall(ids_h, ids_p), neighbour_recall(ids_h, gt_i)
         b1 = time_each(lambda q: hnsw.search(q, k), queries[:n_b1])
         batch = time_calls(lambda: hnsw.search(queries, k), warmup=1, repeats=max(2, cfg.n_repeats // 2))
         pre = f"search.{label}.hnsw"
@@ -148,7 +148,7 @@ def bench_search(cfg: BenchConfig, sizes: tuple[int, ...] | None = None, *, ef_s
         rer = full
         cands = RERANK_CANDIDATES
         ids_r, _ = hnsw.search(queries, k, rerank=rer, candidates=cands)
-        rec_r = recall_at_k(ids_r, gt_i)
+        rec_r = neighbour_recall(ids_r, gt_i)
         b1r = time_each(lambda q: hnsw.search(q, k, rerank=rer, candidates=cands), queries[:n_b1])
         where = "RAM float32" if keep_full else ("disk memmap float16" if isinstance(full, np.memmap)
                                                   else "RAM float16")
@@ -162,15 +162,15 @@ def bench_search(cfg: BenchConfig, sizes: tuple[int, ...] | None = None, *, ef_s
         for c in rerank_sweep:
             ids_c, _ = hnsw.search(queries, k, rerank=rer, candidates=c)
             lat = time_each(lambda q: hnsw.search(q, k, rerank=rer, candidates=c), queries[:min(n_b1, 30)], warmup=2)
-            d["rerank_sweep"].append({"candidates": c, "recall_vs_full": recall_at_k(ids_c, gt_i),
+            d["rerank_sweep"].append({"candidates": c, "recall_vs_full": neighbour_recall(ids_c, gt_i),
                                       "b1_median_ms": lat["median_ms"], "b1_cpu_ms": lat.get("cpu_median_ms")})
         sweep = []
         for ef in ef_sweep:
             hnsw.ef_search = ef
             ids_e, _ = hnsw.search(queries, k)
             lat = time_each(lambda q: hnsw.search(q, k), queries[:min(n_b1, 30)], warmup=2)
-            sweep.append({"ef_search": ef, "recall_vs_exact256": recall_at_k(ids_e, ids_p),
-                          "recall_vs_full": recall_at_k(ids_e, gt_i), "b1_median_ms": lat["median_ms"],
+            sweep.append({"ef_search": ef, "recall_vs_exact256": neighbour_recall(ids_e, ids_p),
+                          "recall_vs_full": neighbour_recall(ids_e, gt_i), "b1_median_ms": lat["median_ms"],
                           "b1_cpu_ms": lat.get("cpu_median_ms")})
         d["ef_sweep"] = sweep
         details["sizes"][label] = d

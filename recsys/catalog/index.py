@@ -99,7 +99,7 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def recall_at_k(approx_ids: np.ndarray, exact_ids: np.ndarray) -> float:
+def neighbour_recall(approx_ids: np.ndarray, exact_ids: np.ndarray) -> float:
     """Mean over queries of |approx top-k ∩ exact top-k| / k, with k = ``exact_ids.shape[1]``.
 
     Both are (m, k) integer arrays (approx may have more columns: only the first k count);
