@@ -14,7 +14,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.bench import build, cli, harness, matcher, report, rerank, search, synthetic, umap
+from benchmarks.bench import (
+    build,
+    cli,
+    harness,
+    matcher,
+    report,
+    rerank,
+    search,
+    synthetic,
+    umap,
+)
+from recsys.analysis.item_vector import vector_dim
 from recsys.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +75,7 @@ def test_make_row_targets():
 
 def test_clustered_vectors_shape_and_realism():
     x = synthetic.clustered_vectors(400, seed=0)
-    assert x.shape == (400, 3127) and x.dtype == np.float32
+    assert x.shape == (400, vector_dim()) and x.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-4)
     np.testing.assert_array_equal(x, synthetic.clustered_vectors(400, seed=0))     # deterministic
     s = x @ x.T

@@ -9,8 +9,8 @@ what it stores and every query itself, so callers may pass raw vectors.
 * :class:`HNSWIndex` -- FAISS ``IndexHNSWFlat`` with ``METRIC_INNER_PRODUCT``.
 * :func:`make_index` -- exact below ``threshold`` items, HNSW on a 256-d PCA projection above it.
 
-Projection (:func:`fit_projection`): item vectors are 3127-d (see :mod:`recsys.analysis.item_vector`); a
-flat 3127-d HNSW over a large catalog would hold every full vector and pay the full dimension
+Projection (:func:`fit_projection`): item vectors have over 3,000 dimensions (:func:`recsys.analysis.item_vector.vector_dim`); a
+flat full-width HNSW over a large catalog would hold every full vector and pay the full dimension
 in every distance. Large indexes therefore store the vectors projected on a 256-d PCA basis
 (uncentred: the top right singular vectors of a 10k sample of the normalised item vectors, so
 inner products, not distances to the mean, are what the basis keeps best) and normalised again;
