@@ -19,12 +19,11 @@ conv() {  # conv <source> <name> [max seconds]
 }
 
 # drum and percussion one-shots (LMMS, GPL-2+)
-for f in bassdrum01 bassdrum_acoustic01 kick_hard01 kick_soft01 kick_hiphop01 snare01 snare_acoustic01 \
+for f in bassdrum01 kick_hard01 kick_soft01 kick_hiphop01 snare01 snare_acoustic01 \
          clap01 crash01 hihat_closed01 hihat_opened01 ride01 tom01 rim01; do conv "$L/drums/$f.ogg" "drum_$f"; done
 # synth one-shots and pads
 for f in bass_acid01 rave_bass01 synth_acid01 techno_synth01 horror_bass01 matrix1000_pluck01; do
   conv "$L/basses/$f.ogg" "synth_$f"; done
-conv "$L/drums/zap01.ogg" synth_zap01
 conv "$L/stringsnpads/juno_pad01.ogg" synth_juno_pad01
 conv "$L/stringsnpads/korg_poly6_drone01.ogg" synth_korg_poly6_drone01
 # single notes and short phrases of acoustic instruments
