@@ -276,7 +276,7 @@ def main() -> int:
         from recsys.understanding import fit_calibration
 
         tuning = [r for r in rows if r["split"] == "tuning" and key(r) in sigs]
-        path = fit_calibration([sigs[key(r)][0] for r in tuning], [{f: r[f]["ok"] for f in FACETS} for r in tuning],
+        path = fit_calibration([sigs[key(r)][0] for r in tuning], [{f: (r[f]["ok"], r[f]["wrong"]) for f in FACETS} for r in tuning],
                                space)
         print(f"calibration written to {path.relative_to(REPO_ROOT)}", file=sys.stderr)
     results, times = {}, []

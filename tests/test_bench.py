@@ -64,7 +64,9 @@ def test_make_row_targets():
 
 def test_clustered_vectors_shape_and_realism():
     x = bench.clustered_vectors(400, seed=0)
-    assert x.shape == (400, 3127) and x.dtype == np.float32
+    from recsys.features import vector_dim
+
+    assert x.shape == (400, vector_dim()) and x.dtype == np.float32  # 3133 with the 61 labels of issue 13
     np.testing.assert_allclose(np.linalg.norm(x, axis=1), 1.0, atol=1e-4)
     np.testing.assert_array_equal(x, bench.clustered_vectors(400, seed=0))     # deterministic
     s = x @ x.T
