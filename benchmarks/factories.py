@@ -319,13 +319,16 @@ def synthetic_catalog(n: int = 40, *, seed: int = 0):
     layout = block_layout()
     names = label_names()
     tastes = [get_persona("Nature Lover").taste(), get_persona("Night Owl Gamer").taste()]
-    centres = {b: rng.normal(size=(2, layout[b].stop - layout[b].start)) for b in BLOCKS}
+    # One generator per block, so a block that changes size (the label block grows with the
+    # vocabulary) does not reshuffle the random draws of the others.
+    block_rng = {b: np.random.default_rng([seed, k]) for k, b in enumerate(BLOCKS)}
+    centres = {b: block_rng[b].normal(size=(2, layout[b].stop - layout[b].start)) for b in BLOCKS}
     rows, records = [], []
     for i in range(n):
         c = int(i >= n // 2)
         blocks = {}
         for b in BLOCKS:
-            v = centres[b][c] + 0.6 * rng.normal(size=centres[b].shape[1])
+            v = centres[b][c] + 0.6 * block_rng[b].normal(size=centres[b].shape[1])
             blocks[b] = (v / np.linalg.norm(v)).astype(np.float32)
         labels = np.clip(0.15 + 0.6 * tastes[c] + 0.1 * rng.random(len(names)), 0, 1).astype(np.float32)
         kind = "audio" if i % 2 == 0 else "video"

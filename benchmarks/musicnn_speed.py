@@ -6,7 +6,7 @@ Usage::
                                        [--json out.json]
 
 Default clip: Kevin MacLeod's "Vibe Ace" from ../shared/media/audio/librosa (decoded to 16 kHz
-mono with recsys.media.decode, the middle 30 s). Measured, after one warm-up call each: the front end
+mono with recsys.media.decode.decode, the middle 30 s). Measured, after one warm-up call each: the front end
 alone (log-mel patches), each model alone on the 10 patches of 30 s, and ``MusicTagger.tag`` with
 both models on all patches and with ``max_patches`` 1, 2 and 3. Reported: median and min wall
 time over ``--repeats`` runs and the median CPU time (``time.process_time``; on a shared machine
@@ -67,7 +67,7 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     from recsys.encoders import musicnn as M
-    from recsys.media import MediaLimits, decode
+    from recsys.media.decode import MediaLimits, decode
 
     if not args.clip.is_file():
         print(f"clip {args.clip} not found (pass --clip)", file=sys.stderr)

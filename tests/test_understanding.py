@@ -9,10 +9,20 @@ import zlib
 import numpy as np
 import pytest
 
+from benchmarks.factories import SR, click_track, white_noise
 from recsys.media.audio_descriptors import describe_audio
-from recsys.understanding.label_scoring import (FACETS, Signals, SemanticSpace, label_names, load_vocabulary,
-                                  understand)
-from benchmarks.factories import SR, click_track
+from recsys.understanding.label_scoring import (
+    FACETS,
+    ClassifierMap,
+    FacetCalibration,
+    SemanticSpace,
+    Signals,
+    label_names,
+    load_calibration,
+    load_label_map,
+    load_vocabulary,
+    understand,
+)
 
 
 class BagOfWordsEncoder:
@@ -36,7 +46,9 @@ IMAGE_NAMES = ["tabby cat", "seashore", "sports car", "kite"]
 
 @pytest.fixture(scope="module")
 def space():
-    return SemanticSpace(BagOfWordsEncoder(), IMAGE_NAMES, AUDIO_NAMES)
+    sp = SemanticSpace(BagOfWordsEncoder(), IMAGE_NAMES, AUDIO_NAMES)
+    sp.calibration = {f: FacetCalibration(1.0, 0.0, 0.3) for f in FACETS}  # identity, independent of the fit
+    return sp
 
 
 def _onehot(names, which, value=0.9):
@@ -57,7 +69,7 @@ def test_scores_are_sorted_in_unit_interval_with_evidence(space):
     s = Signals(audio_scores=_onehot(AUDIO_NAMES, "Rain"), audio_peak=_onehot(AUDIO_NAMES, "Rain"))
     u = understand(s, space)
     for facet in FACETS:
-        scores = [x.score for x in u.facet(facet)]
+        scores = [x.score for x in u.all_scores[facet]]
         assert scores == sorted(scores, reverse=True)
         assert all(0.0 <= x <= 1.0 for x in scores)
     top = u.themes[0]
@@ -66,10 +78,13 @@ def test_scores_are_sorted_in_unit_interval_with_evidence(space):
 
 
 def test_direct_mood_cue_drives_emotion_and_valence(space):
-    sad = Signals(audio_scores=_onehot(AUDIO_NAMES, "Sad music"), audio_peak=_onehot(AUDIO_NAMES, "Sad music"))
-    happy = Signals(audio_scores=_onehot(AUDIO_NAMES, "Happy music"), audio_peak=_onehot(AUDIO_NAMES, "Happy music"))
-    us, uh = understand(sad, space), understand(happy, space)
-    assert us.emotions[0].label == "sad" and "AudioSet Sad music 0.90" in us.emotions[0].evidence
+    def music(mood):
+        v = _onehot(AUDIO_NAMES, mood)
+        v[AUDIO_NAMES.index("Music")] = 0.9
+        return Signals(audio_scores=v, audio_peak=v, duration_s=20.0)
+
+    us, uh = understand(music("Sad music"), space), understand(music("Happy music"), space)
+    assert us.emotions[0].label == "sad" and "AudioSet: Sad music 0.90" in us.emotions[0].evidence
     assert uh.emotions[0].label == "joyful"
     assert us.valence < 0 < uh.valence
 
@@ -77,14 +92,137 @@ def test_direct_mood_cue_drives_emotion_and_valence(space):
 def test_fast_loud_pulse_raises_arousal(space):
     fast = describe_audio(click_track(150, seconds=8.0) * 1.2, sr=SR)
     slow = describe_audio(click_track(60, seconds=8.0) * 0.05, sr=SR)
-    uf = understand(Signals(audio=fast), space)
-    us = understand(Signals(audio=slow), space)
+    music = _onehot(AUDIO_NAMES, "Music", 0.8)
+    uf = understand(Signals(audio=fast, audio_scores=music, audio_peak=music, duration_s=8.0), space)
+    us = understand(Signals(audio=slow, audio_scores=music, audio_peak=music, duration_s=8.0), space)
     assert uf.arousal > us.arousal
-    excited = next(x for x in uf.emotions if x.label == "excited")
+    excited = next(x for x in uf.all_scores["emotions"] if x.label == "excited")
     assert any("BPM" in e for e in excited.evidence)
 
 
 def test_nothing_known_gives_zero_vector_and_low_scores(space):
     u = understand(Signals(), space)
     assert not np.any(u.semantic)
-    assert max(x.score for x in u.themes) == 0.0
+    assert not u.themes and max(x.score for x in u.all_scores["themes"]) == 0.0
+
+
+# --- absolute evidence, gating, abstention, calibration (issue 13) ---------------------------------
+
+DRUM_NAMES = AUDIO_NAMES + ["Bass drum", "Drum", "Beep, bleep", "Bird", "Chirp, tweet", "Percussion",
+                            "Musical instrument", "Synthesizer", "White noise"]
+
+
+@pytest.fixture(scope="module")
+def drum_space():
+    sp = SemanticSpace(BagOfWordsEncoder(), IMAGE_NAMES, DRUM_NAMES)
+    # fixed calibration (identity, show at 0.3) so the tests do not depend on the fitted file
+    sp.calibration = {f: FacetCalibration(1.0, 0.0, 0.3) for f in FACETS}
+    return sp
+
+
+def _scores(names, **vals):
+    v = np.full(len(names), 0.005, np.float32)
+    for k, x in vals.items():
+        v[names.index(k.replace("_", " "))] = x
+    return v
+
+
+def test_drum_one_shot_never_yields_birds(drum_space):
+    p = _scores(DRUM_NAMES, Bass_drum=0.62, Drum=0.5, Music=0.35, Percussion=0.4)
+    p[DRUM_NAMES.index("Beep, bleep")] = 0.18
+    u = understand(Signals(audio_scores=p, audio_peak=p, duration_s=0.4), drum_space)
+    assert "birds" not in {x.label for x in u.themes}
+    assert u.score("themes", "birds") == 0.0
+    assert u.styles and u.styles[0].label == "drum_hit"
+    assert any("Bass drum" in e for e in u.styles[0].evidence)
+    assert not u.emotions, "a 0.4 s drum hit has no mood"
+    assert "emotions" in u.abstain
+    assert any("0.4 s" in n for n in u.notes)
+
+
+def test_no_evidence_abstains_with_a_reason(drum_space):
+    u = understand(Signals(), drum_space)
+    assert not u.themes and not u.emotions and not u.styles
+    assert set(u.abstain) == set(FACETS)
+    assert all(reason for reason in u.abstain.values())
+    assert not np.any(u.label_vector())
+
+
+def test_visual_styles_need_frames(drum_space):
+    from recsys.media.visual_descriptors import VisualDescriptors
+
+    vivid_title = drum_space.text_encoder.encode(["vivid and colourful visuals saturated bright colours"])[0]
+    vis = VisualDescriptors(brightness=0.7, contrast=0.3, saturation=0.8, colourfulness=0.9, warmth=0.1,
+                            motion=0.0, cuts_per_min=0.0, dominant_colours=())
+    p = _scores(DRUM_NAMES, Music=0.9)
+    without = understand(Signals(audio_scores=p, audio_peak=p, text_vec=vivid_title, visual=vis, duration_s=20),
+                         drum_space)
+    for lab in ("vivid", "slow_contemplative", "documentary", "animation", "fast_paced", "dark_moody"):
+        assert without.score("styles", lab) == 0.0, lab
+    frames = np.full(len(IMAGE_NAMES), 1 / len(IMAGE_NAMES), np.float32)
+    with_frames = understand(Signals(image_probs=frames, text_vec=vivid_title, visual=vis, duration_s=20), drum_space)
+    assert with_frames.score("styles", "vivid") > 0 and with_frames.score("styles", "slow_contemplative") > 0
+
+
+def test_music_styles_and_moods_need_music(drum_space):
+    noise = _scores(DRUM_NAMES, White_noise=0.8)
+    u = understand(Signals(audio_scores=noise, audio_peak=noise, duration_s=5.0), drum_space)
+    assert not u.emotions, "noise carries no mood"
+    assert u.styles and u.styles[0].label == "noise"
+    assert all(u.score("styles", g) == 0.0 for g in ("ambient", "electronic", "classical"))
+
+
+def test_loudness_alone_is_not_excitement(drum_space):
+    loud = describe_audio(white_noise(seconds=4.0, amp=0.9), sr=SR)
+    u = understand(Signals(audio=loud, duration_s=4.0), drum_space)
+    assert u.score("emotions", "excited") == 0.0
+
+
+def test_calibration_is_monotone_and_zero_without_evidence():
+    raw = np.linspace(0, 1, 101)
+    for cal in list(load_calibration().values()) + [FacetCalibration(0.7, -1.2, 0.5)]:
+        p = cal(raw)
+        assert p[0] == 0.0
+        assert np.all(np.diff(p[1:]) >= 0)
+        assert np.all((p >= 0) & (p <= 1))
+
+
+def test_label_maps_use_known_labels_and_weights():
+    for name in ("audioset", "imagenet"):
+        rows = load_label_map(name)
+        assert len(rows) > 300
+        assert all(0 < r.weight <= 1 for r in rows)
+    birds = {r.cls for r in load_label_map("imagenet") if r.label == "birds"}
+    assert {"kite", "robin", "bald eagle"} <= birds and "parachute" not in birds and "balloon" not in birds
+    audio_birds = {r.cls for r in load_label_map("audioset") if r.label == "birds"}
+    assert "Chirp, tweet" in audio_birds and "Beep, bleep" not in audio_birds
+
+
+def test_a_further_classifier_plugs_in_by_map_file(tmp_path, drum_space):
+    (tmp_path / "tagger.csv").write_text("class,facet,label,weight,note\nrock,styles,rock,0.9,genre\n"
+                                         "sad,emotions,sad,0.9,mood\n", encoding="utf-8")
+    cmap = ClassifierMap("tagger", ["rock", "sad", "jazz"], folder=tmp_path)
+    drum_space._extra_maps[("tagger", ("rock", "sad", "jazz"))] = cmap
+    music = _scores(DRUM_NAMES, Music=0.9)
+    s = Signals(audio_scores=music, audio_peak=music, duration_s=30.0,
+                extra_probs={"tagger": (["rock", "sad", "jazz"], np.array([0.8, 0.7, 0.02], np.float32))})
+    u = understand(s, drum_space)
+    assert u.styles[0].label == "rock" and any("tagger: rock 0.80" in e for e in u.styles[0].evidence)
+    assert u.emotions[0].label == "sad"
+
+
+@pytest.mark.slow
+def test_real_shared_clips_get_evidence_first_labels(shared_media):
+    """Real models on real clips: a frame-drum hit is a drum hit (never birds), rain is weather
+    with AudioSet evidence, and a sound with no music or speech shows no emotion, saying why."""
+    from recsys.analysis.analyzer import AnalysisConfig, Analyzer
+
+    analyzer = Analyzer(AnalysisConfig(device="cpu"))
+    drum = analyzer.analyze(shared_media / "audio/smstools/mridangam.wav").understanding
+    assert "birds" not in {s.label for s in drum.themes}
+    assert drum.styles and drum.styles[0].label == "drum_hit"
+    assert any(e.startswith("AudioSet:") for e in drum.styles[0].evidence)
+    rain = analyzer.analyze(shared_media / "audio/smstools/rain.wav").understanding
+    assert rain.themes and rain.themes[0].label in ("weather", "water")
+    assert any("AudioSet: Rain" in e or "AudioSet: Water" in e for e in rain.themes[0].evidence)
+    assert not rain.emotions and "no music or speech" in rain.abstain["emotions"]

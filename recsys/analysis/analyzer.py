@@ -90,6 +90,7 @@ class ClipAnalysis:
     embedding: np.ndarray                 # (vector_dim,) float32, L2-normalised
     timings_ms: dict[str, float]
     media: DecodedMedia | None = None     # kept for display (frames, waveform); not serialised
+    signals: Signals | None = None        # what understanding saw (benchmarks re-score it); not serialised
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self, *, include_embedding: bool = True) -> dict:
@@ -100,6 +101,8 @@ class ClipAnalysis:
             "tags": list(self.metadata.tags),
             "themes": [s.to_dict() for s in u.themes], "emotions": [s.to_dict() for s in u.emotions],
             "styles": [s.to_dict() for s in u.styles],
+            # facets that show nothing, and why ("not sure: ..."); notes such as "low confidence: ..."
+            "abstain": dict(u.abstain), "understanding_notes": list(u.notes),
             "valence": round(u.valence, 3), "arousal": round(u.arousal, 3),
             "valence_arousal_evidence": u.va_evidence,
             "audio": self.audio.to_dict() if self.audio else None,
@@ -188,7 +191,7 @@ class Analyzer:
         deadline = _deadline or Deadline(self.config.timeout_s, path, activity="analysis")
         deadline.check("decode")
         timings = {} if timings is None else timings
-        signals = Signals()
+        signals = Signals(duration_s=float(media.duration_s))
         warnings = list(media.warnings)
 
         top_image: list[tuple[str, float]] = []
@@ -263,7 +266,7 @@ class Analyzer:
             path=path, kind=media.kind, duration_s=media.duration_s, metadata=metadata, audio=audio_desc,
             visual=visual, understanding=und, top_image=top_image, top_audio=top_audio,
             speech_fraction=speech_fraction, transcript=transcript, music=music, blocks=blocks, embedding=embedding,
-            timings_ms=timings, media=media, warnings=warnings)
+            timings_ms=timings, media=media, warnings=warnings, signals=signals)
 
     def _has_music(self, audio_peak: np.ndarray, class_names: list[str]) -> bool:
         """Whether YAMNet heard music: its "Music" class at or above the threshold (90th percentile)."""

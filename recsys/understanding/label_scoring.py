@@ -1,24 +1,37 @@
-"""Themes, emotions and styles with evidence, scored in one semantic space.
+"""Themes, emotions and styles a person can agree with: absolute evidence, calibrated, gated, abstaining.
 
-The semantic space is MiniLM's 384-d sentence space. Frames and sounds enter it by ConSE
-(Norouzi et al. 2014): a frame's vector is the probability-weighted mean of the embeddings of its
-top ImageNet class names, a sound's the same over AudioSet classes. Titles, descriptions and
-transcripts are embedded directly, and each label of a vocabulary (``assets/vocab/*.csv``) is
-embedded from its one-line description. A label's score combines, by noisy-OR:
+A label's score is built from evidence that can be checked, strongest first:
 
-* the semantic match: cosine between the clip's per-modality vectors and the label, mapped to [0, 1];
-* direct cues: AudioSet classes named by the label (e.g. "Sad music"), and descriptor rules
-  (tempo, mode, loudness, brightness, colour, motion, cuts);
-* for emotions, the distance between the clip's valence/arousal point and the label's.
+1. **Classifier evidence through map files.** ``assets/label_maps/<classifier>.csv`` (columns
+   ``class,facet,label,weight,note``) says which classes of a classifier support which label and
+   how much. For one clip and label the evidence is a noisy-OR over the mapped classes,
+   ``1 - prod(1 - weight * p)``, with ``p`` the class probability above a small floor (spread-out
+   probability mass is not evidence). No mapped class fires: no evidence, score 0. YAMNet
+   (``audioset``) and EfficientNet (``imagenet``) are built in; any other classifier plugs in by
+   adding its map file and putting its probabilities in ``Signals.extra_probs[name]``.
+2. **Descriptors** (tempo, mode, energy, timbre, motion, colour) place the clip in valence/arousal
+   for emotions and define the visual styles (a still slideshow *is* slow and contemplative); a
+   descriptor never creates a theme, and loudness alone never moves an emotion.
+3. **Text** (title, transcript) and **ConSE** name similarity from confident unmapped classes are a
+   weak fallback, each capped.
 
-Every score carries the evidence strings that produced it.
+Gates: visual styles need frames; speech themes and styles need detected speech; music genres and
+moods need music (AudioSet "Music"); sound-type styles (drum hit, synth, bell...) need a short
+clip and genres are damped on one.
+
+The raw evidence (in [0, 1]) is calibrated per facet by Platt scaling on the logit of the raw
+score, fitted on the benchmark's tuning split (``benchmarks/understanding.py --fit``) and stored in
+``assets/label_maps/calibration.json``. A facet shows the labels whose calibrated score passes the
+facet's threshold; when none does, it shows nothing and says why (``Understanding.abstain``).
 """
 from __future__ import annotations
 
 import csv
+import json
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +41,8 @@ from recsys.paths import ASSETS_DIR
 from recsys.understanding.label_key import LabelKey
 
 FACETS = ("themes", "emotions", "styles")
+LABEL_MAPS_DIR = ASSETS_DIR / "label_maps"
+CALIBRATION_FILE = LABEL_MAPS_DIR / "calibration.json"
 
 # ImageNet names that mean something else out of context (ConSE embeds the bare name).
 IMAGENET_REWORDING = {
@@ -38,25 +53,43 @@ IMAGENET_REWORDING = {
     "screen": "display screen", "crane": "construction crane", "nipple": "baby bottle nipple",
     "plate": "plate of food", "comic book": "comic book, cartoon drawing",
 }
-# AudioSet classes so broad that they would pull every music/speech clip onto one label.
+# AudioSet classes so broad that they would pull every music/speech clip onto one point of the
+# semantic vector (used for the item embedding, not for labels).
 AUDIOSET_DOWNWEIGHT = {"Music": 0.0, "Speech": 0.1, "Silence": 0.0, "Inside, small room": 0.2,
                        "Inside, large room or hall": 0.3, "Sound effect": 0.2, "Musical instrument": 0.3,
                        "Vehicle": 0.6, "Animal": 0.6, "Outside, urban or manmade": 0.6,
                        "Outside, rural or natural": 0.6}
-# Cosine between MiniLM vectors of related texts is about 0.3-0.6, unrelated about 0-0.15. A
-# label's semantic score is its cosine's excess over the facet mean (never below SEM_FLOOR),
-# divided by SEM_SPREAD.
-SEM_FLOOR, SEM_SPREAD = 0.1, 0.25
-RULE_WEIGHT = 0.5    # descriptor rules are weaker evidence than a pretrained classifier
-VA_WEIGHT = 0.5
-VA_SIGMA = 0.4
+
+# Class probabilities below the floor are not evidence: YAMNet's sigmoid scores of absent classes
+# sit around 0.001-0.02, and ImageNet softmax spreads ~0.001 over hundreds of classes; summed by
+# noisy-OR over a big subtree (59 bird classes) that noise would look like a real detection.
+PROB_FLOOR = {"audioset": 0.03, "imagenet": 0.02}
+DEFAULT_FLOOR = 0.03
+TEXT_CAP, CONSE_CAP = 0.35, 0.25      # most that title/transcript text, or name similarity, can add
+TEXT_COS0, TEXT_COS1 = 0.35, 0.65     # MiniLM cosine: below 0.35 unrelated; 0.65 and up a clear match
+CONSE_MIN_PROB, CONSE_COS0 = 0.2, 0.45
+ONESHOT_S = (2.0, 4.0)                # a clip this short (s) is a one-shot; fully at the first, not at the second
+MAX_SHOWN = 5
+# Labels that fit nearly every clip of a kind ("music performance" for any music) say little:
+# their evidence is damped so that a specific label wins when there is one.
+BROAD_LABELS = {("themes", "music_performance"): 0.5}
+
+# Which gate each label's audio/music evidence needs (labels not listed: none).
+MUSIC_STYLES = {"electronic", "rock", "jazz", "classical", "folk", "pop", "hip_hop", "ambient", "game_music",
+                "cinematic", "world", "minimal"}
+SOUND_TYPE_STYLES = {"drum_hit", "synth_sound", "instrument_note", "bell_chime"}
+NON_MUSIC_STYLES = {"sound_effect", "noise", "field_recording"}
+SPEECH_STYLES = {"spoken_word"}
+VISUAL_STYLES = {"animation", "documentary", "fast_paced", "slow_contemplative", "vivid", "dark_moody"}
+SPEECH_THEMES = {"storytelling", "education", "communication"}
+MUSIC_THEMES = {"music_performance"}
 
 
 @dataclass(frozen=True)
 class Label:
     name: str
     description: str
-    audioset_cues: tuple[str, ...]
+    audioset_cues: tuple[str, ...]   # kept for reference; the evidence now comes from assets/label_maps
     rules: tuple[str, ...]
     valence: float | None = None
     arousal: float | None = None
@@ -77,9 +110,75 @@ def load_vocabulary(facet: str) -> tuple[Label, ...]:
 
 
 @dataclass(frozen=True)
+class MapRow:
+    cls: str
+    facet: str
+    label: str
+    weight: float
+    note: str
+
+
+def load_label_map(name: str, folder: Path | None = None) -> tuple[MapRow, ...]:
+    """Rows of ``<folder>/<name>.csv`` (default ``assets/label_maps``); checks that every label is in
+    the vocabulary and every weight in (0, 1]."""
+    return _load_label_map(name, Path(folder or LABEL_MAPS_DIR))
+
+
+@lru_cache(maxsize=None)
+def _load_label_map(name: str, folder: Path) -> tuple[MapRow, ...]:
+    vocab = {f: {lab.name for lab in load_vocabulary(f)} for f in FACETS}
+    rows = []
+    with open(folder / f"{name}.csv", newline="", encoding="utf-8") as fh:
+        for r in csv.DictReader(fh):
+            row = MapRow(r["class"], r["facet"], r["label"], float(r["weight"]), r.get("note") or "")
+            if row.facet not in vocab or row.label not in vocab[row.facet]:
+                raise ValueError(f"{name}.csv: {row.facet}:{row.label} is not in assets/vocab")
+            if not 0 < row.weight <= 1:
+                raise ValueError(f"{name}.csv: weight {row.weight} of {row.cls} not in (0, 1]")
+            rows.append(row)
+    return tuple(rows)
+
+
+class ClassifierMap:
+    """A classifier's map as one (n_classes, n_labels) weight matrix per facet.
+
+    Classes of the map that the classifier does not have are ignored (a map may cover several
+    versions of a class list); classes without rows give no evidence."""
+
+    def __init__(self, name: str, class_names: list[str], display: str | None = None, folder: Path | None = None):
+        self.name, self.display = name, display or name
+        self.class_names = list(class_names)
+        index = {n: i for i, n in enumerate(self.class_names)}
+        self.floor = PROB_FLOOR.get(name, DEFAULT_FLOOR)
+        self.weights = {f: np.zeros((len(class_names), len(load_vocabulary(f))), np.float32) for f in FACETS}
+        self.mapped = {f: np.zeros(len(class_names), bool) for f in FACETS}  # class has a row in the facet
+        label_index = {f: {lab.name: j for j, lab in enumerate(load_vocabulary(f))} for f in FACETS}
+        for row in load_label_map(name, folder):
+            i = index.get(row.cls)
+            if i is not None:
+                self.weights[row.facet][i, label_index[row.facet][row.label]] = row.weight
+                self.mapped[row.facet][i] = True
+
+    def effective(self, probs: np.ndarray) -> np.ndarray:
+        """(n_classes,) probabilities above the floor, rescaled to [0, 1]."""
+        return np.clip((np.asarray(probs, np.float32) - self.floor) / (1 - self.floor), 0.0, 1.0)
+
+    def evidence(self, probs: np.ndarray, facet: str) -> tuple[np.ndarray, list[list[str]]]:
+        """Noisy-OR evidence (n_labels,) in [0, 1] and, per label, up to 2 strings naming the classes."""
+        p = self.effective(probs)
+        contrib = self.weights[facet] * p[:, None]                     # (n_classes, n_labels)
+        raw = 1.0 - np.exp(np.log1p(-np.clip(contrib, 0, 0.999)).sum(axis=0))
+        names: list[list[str]] = []
+        for j in range(contrib.shape[1]):
+            top = [i for i in np.argsort(-contrib[:, j])[:2] if contrib[i, j] > 0.01]
+            names.append([f"{self.display}: {self.class_names[i]} {float(probs[i]):.2f}" for i in top])
+        return raw.astype(np.float32), names
+
+
+@dataclass(frozen=True)
 class LabelScore:
     label: str
-    score: float              # in [0, 1]
+    score: float              # calibrated probability that a person accepts the label, [0, 1]
     evidence: tuple[str, ...]
 
     def to_dict(self) -> dict:
@@ -94,6 +193,8 @@ class Signals:
     audio_scores : (521,) mean AudioSet scores over patches; audio_peak : (521,) 90th percentile
     text_vec, transcript_vec : (384,) L2-normalised MiniLM vectors
     text_sentiment : VADER compound score of title/description/transcript, [-1, 1]
+    extra_probs : further classifiers, name -> (class names, (n_classes,) probabilities in [0, 1]);
+        each needs ``assets/label_maps/<name>.csv`` (e.g. "musicnn_msd")
     """
 
     image_probs: np.ndarray | None = None
@@ -105,11 +206,13 @@ class Signals:
     audio: AudioDescriptors | None = None
     visual: VisualDescriptors | None = None
     speech_fraction: float = 0.0
+    duration_s: float | None = None   # the clip's length in seconds (None: unknown)
+    extra_probs: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)
 
 
 @dataclass
 class Understanding:
-    themes: list[LabelScore]
+    themes: list[LabelScore]       # shown labels only (calibrated score >= the facet's threshold), best first
     emotions: list[LabelScore]
     styles: list[LabelScore]
     valence: float                 # [-1, 1]
@@ -117,15 +220,23 @@ class Understanding:
     va_evidence: list[str]
     semantic: np.ndarray           # (384,) fused semantic vector, L2-normalised (zeros if nothing)
     modality_vectors: dict[str, np.ndarray] = field(default_factory=dict)  # per-modality (384,)
+    abstain: dict[str, str] = field(default_factory=dict)    # facet -> why nothing is shown
+    notes: list[str] = field(default_factory=list)           # e.g. "low confidence: the clip is 0.3 s long"
+    all_scores: dict[str, list[LabelScore]] = field(default_factory=dict)  # facet -> every label, best first
 
     def facet(self, name: str) -> list[LabelScore]:
         return getattr(self, name)
 
+    def score(self, facet: str, label: str) -> float:
+        """Calibrated score of any label of ``facet``, shown or not (0 when unknown)."""
+        return next((s.score for s in self.all_scores.get(facet, self.facet(facet)) if s.label == label), 0.0)
+
     def label_vector(self) -> np.ndarray:
-        """(n_labels,) scores of every vocabulary label in vocabulary order (themes, emotions, styles)."""
+        """(n_labels,) calibrated scores of every vocabulary label in vocabulary order (themes,
+        emotions, styles), shown or not: the ranker uses the evidence below the display threshold too."""
         out = []
         for facet in FACETS:
-            by_name = {s.label: s.score for s in self.facet(facet)}
+            by_name = {s.label: s.score for s in self.all_scores.get(facet, self.facet(facet))}
             out += [by_name.get(lab.name, 0.0) for lab in load_vocabulary(facet)]
         return np.asarray(out, dtype=np.float32)
 
@@ -136,7 +247,8 @@ def label_names() -> list[str]:
 
 
 class SemanticSpace:
-    """Class-name and label embeddings in the text encoder's space (built once, cached on disk)."""
+    """Class-name and label embeddings in the text encoder's space (built once, cached on disk),
+    and the built-in classifiers' label maps."""
 
     def __init__(self, text_encoder, image_class_names: list[str], audio_class_names: list[str]):
         self.text_encoder = text_encoder
@@ -150,6 +262,21 @@ class SemanticSpace:
         self.labels = {f: load_vocabulary(f) for f in FACETS}
         self.label_emb = {f: text_encoder.encode_cached([lab.description for lab in labs], tag=f"vocab-{f}")
                           for f, labs in self.labels.items()}  # (n_labels, 384)
+        self.maps = {"audioset": ClassifierMap("audioset", self.audio_names, "AudioSet"),
+                     "imagenet": ClassifierMap("imagenet", self.image_names, "ImageNet")}
+        # class-name vs label cosines for the ConSE fallback: (n_classes, n_labels) per facet
+        self.class_label_cos = {(w, f): (emb @ self.label_emb[f].T).astype(np.float32)
+                                for w, emb in (("audioset", self.audio_emb), ("imagenet", self.image_emb))
+                                for f in FACETS}
+        self._extra_maps: dict[tuple[str, tuple[str, ...]], ClassifierMap] = {}
+        self.calibration = load_calibration()
+
+    def classifier_map(self, name: str, class_names) -> ClassifierMap:
+        """The map of a plug-in classifier (cached per class list)."""
+        key = (name, tuple(class_names))
+        if key not in self._extra_maps:
+            self._extra_maps[key] = ClassifierMap(name, list(class_names))
+        return self._extra_maps[key]
 
     def conse(self, probs: np.ndarray, which: str, *, top_k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """ConSE vector (384,) L2-normalised, and the (top_k,) class indices it mixes."""
@@ -173,252 +300,452 @@ def get_semantic_space(text_encoder, image_class_names, audio_class_names) -> Se
         return _space
 
 
-def understand(signals: Signals, space: SemanticSpace) -> Understanding:
-    """Score every label of every facet for one clip; see the module docstring for the method."""
-    modal: dict[str, tuple[np.ndarray, float, str]] = {}  # name -> (vector, weight, evidence prefix)
-    image_top = audio_top = None
-    if signals.image_probs is not None:
-        vec, image_top = space.conse(signals.image_probs, "image")
-        modal["frames"] = (vec, 1.0, "frames")
-    if signals.audio_scores is not None and (signals.audio is None or signals.audio.silence_fraction < 0.95):
-        vec, audio_top = space.conse(signals.audio_scores, "audio")
-        modal["sound"] = (vec, 1.0, "sound")
-    if signals.text_vec is not None and np.any(signals.text_vec):
-        modal["text"] = (signals.text_vec, 1.0, "title/description")
-    if signals.transcript_vec is not None and np.any(signals.transcript_vec):
-        modal["transcript"] = (signals.transcript_vec, 0.8, "transcript")
+# --- calibration ----------------------------------------------------------------------------------
 
-    valence, arousal, va_evidence = valence_arousal(signals, space.audio_index)
-    rule_values = {name: fn(signals) for name, fn in RULES.items()}
-    facets: dict[str, list[LabelScore]] = {}
+def label_group(facet: str, label: str) -> str:
+    """The evidence family of a label (its calibration group): labels of one family share sources
+    and so reliability; families differ (a YAMNet genre class is weaker than a "Speech" class)."""
+    if facet == "styles":
+        for name, members in (("music", MUSIC_STYLES), ("sound_type", SOUND_TYPE_STYLES),
+                              ("non_music", NON_MUSIC_STYLES), ("speech", SPEECH_STYLES), ("visual", VISUAL_STYLES)):
+            if label in members:
+                return name
+    return "all"
+
+
+@dataclass(frozen=True)
+class FacetCalibration:
+    """Platt scaling on the raw score's logit: p = sigmoid(a * logit(raw) + b); shown if p >= threshold.
+
+    ``groups`` optionally holds (a, b) per label group (:func:`label_group`)."""
+    a: float = 1.0
+    b: float = 0.0
+    threshold: float = 0.5
+    groups: dict = field(default_factory=dict)
+
+    def __call__(self, raw: np.ndarray, group: str | None = None) -> np.ndarray:
+        a, b = self.groups.get(group, (self.a, self.b)) if group else (self.a, self.b)
+        r = np.clip(np.asarray(raw, np.float64), 1e-6, 1 - 1e-6)
+        z = a * np.log(r / (1 - r)) + b
+        return np.where(np.asarray(raw) > 0, 1 / (1 + np.exp(-z)), 0.0)
+
+    def labels(self, raw: np.ndarray, groups: list[str]) -> np.ndarray:
+        """(n_labels,) calibrated scores of a facet's raw scores, each label with its group's fit."""
+        return np.array([float(self(raw[j], g)) for j, g in enumerate(groups)])
+
+
+def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, FacetCalibration]:
+    """Per-facet calibration from ``path``; identity (p = raw) for a facet the file lacks."""
+    data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    out = {}
+    for f in FACETS:
+        d = data.get(f, {})
+        out[f] = FacetCalibration(**{k: v for k, v in d.items() if k in ("a", "b", "threshold")},
+                                  groups={g: (v["a"], v["b"]) for g, v in d.get("groups", {}).items()})
+    return out
+
+
+def fit_calibration(signals: list[Signals], judged: list[dict[str, tuple[set[str], set[str]]]],
+                    space: SemanticSpace, path: Path = CALIBRATION_FILE, *, top_k: int = 3,
+                    max_wrong: float = 0.02, thresholds=np.arange(0.35, 0.81, 0.05)) -> Path:
+    """Fit each facet's Platt parameters and display threshold on labelled clips; write ``path``.
+
+    ``judged[i][facet]`` is (labels a person accepts, labels a person calls plainly wrong) for clip
+    ``i``. The examples are each clip's ``top_k`` labels by raw evidence (the candidates that could
+    be shown), y = accepted. ``a`` is kept positive so the map is monotone. The threshold is the
+    lowest one in ``thresholds`` at which at most ``max_wrong`` of the clips show a plainly wrong
+    top-1 label (abstaining is not free, so the lowest safe one)."""
+    from sklearn.linear_model import LogisticRegression
+
+    raws = [_raw_evidence(s, space)[0] for s in signals]
+    out = {}
+    for f in FACETS:
+        names = [lab.name for lab in space.labels[f]]
+        groups = [label_group(f, n) for n in names]
+        by_group: dict[str, tuple[list[float], list[int]]] = {}
+        for raw, jd in zip(raws, judged):
+            for j in np.argsort(-raw[f])[:top_k]:
+                if raw[f][j] > 0.01:
+                    xs, ys = by_group.setdefault(groups[j], ([], []))
+                    xs.append(float(raw[f][j]))
+                    ys.append(int(names[j] in jd[f][0]))
+        params, stats = {}, {}
+        for g, (xs, ys) in by_group.items():
+            stats[g] = {"n": len(ys), "accepted": int(sum(ys))}
+            if len(set(ys)) == 2 and len(ys) >= 8:
+                x = np.clip(np.asarray(xs), 1e-6, 1 - 1e-6)
+                lr = LogisticRegression(C=10.0).fit(np.log(x / (1 - x))[:, None], np.asarray(ys))
+                params[g] = (max(float(lr.coef_[0, 0]), 0.05), float(lr.intercept_[0]))
+        # the facet-wide fit, for groups with too few examples of both kinds
+        x = np.clip(np.asarray([v for xs, _ in by_group.values() for v in xs]), 1e-6, 1 - 1e-6)
+        y = np.asarray([v for _, ys in by_group.values() for v in ys])
+        a0, b0 = 1.0, 0.0
+        if len(set(y.tolist())) == 2:
+            lr = LogisticRegression(C=10.0).fit(np.log(x / (1 - x))[:, None], y)
+            a0, b0 = max(float(lr.coef_[0, 0]), 0.05), float(lr.intercept_[0])
+        cal = FacetCalibration(a0, b0, groups=params)
+        chosen = float(thresholds[-1])
+        for t in thresholds:
+            wrong = 0
+            for raw, jd in zip(raws, judged):
+                p = cal.labels(raw[f], groups)
+                j = int(np.argmax(p))
+                wrong += bool(p[j] >= t and names[j] in jd[f][1])
+            if wrong <= max_wrong * len(raws):
+                chosen = float(t)
+                break
+        out[f] = {"a": round(a0, 4), "b": round(b0, 4), "threshold": round(chosen, 2), "n": int(len(y)),
+                  "accepted": int(y.sum()),
+                  "groups": {g: {"a": round(a, 4), "b": round(b, 4), **stats[g]} for g, (a, b) in params.items()}}
+    path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    space.calibration = load_calibration(path)
+    return path
+
+
+# --- evidence ---------------------------------------------------------------------------------------
+
+@dataclass
+class _Context:
+    """Gates in [0, 1] and their evidence, derived once per clip."""
+    music: float
+    speech: float
+    oneshot: float
+    frames: bool
+    silent: bool
+    music_ev: str
+    speech_ev: str
+
+
+def _audio_probs(s: Signals) -> np.ndarray | None:
+    """(521,) AudioSet evidence per class: the mean of the clip's mean and 90th-percentile scores
+    (the mean alone dilutes a short event in a long clip, the peak alone over-trusts one patch)."""
+    if s.audio_scores is None:
+        return None
+    peak = s.audio_peak if s.audio_peak is not None else s.audio_scores
+    return 0.5 * (np.asarray(s.audio_scores, np.float32) + np.asarray(peak, np.float32))
+
+
+def _context(s: Signals, space: SemanticSpace, ap: np.ndarray | None) -> _Context:
+    silent = ap is None or (s.audio is not None and s.audio.silence_fraction >= 0.95)
+    music = speech = 0.0
+    music_ev = speech_ev = ""
+    if not silent:
+        i = space.audio_index.get("Music")
+        if i is not None:
+            music = float(np.clip((ap[i] - 0.15) / 0.35, 0, 1))
+            music_ev = f"AudioSet: Music {ap[i]:.2f}"
+        i = space.audio_index.get("Speech")
+        level = max(s.speech_fraction, float(ap[i]) if i is not None else 0.0)
+        speech = float(np.clip((level - 0.2) / 0.4, 0, 1))
+        speech_ev = f"speech in {100 * s.speech_fraction:.0f}% of the sound" if s.speech_fraction >= 0.3 else \
+            (f"AudioSet: Speech {ap[i]:.2f}" if i is not None else "")
+    oneshot = 0.0
+    if s.duration_s is not None and not silent:
+        lo, hi = ONESHOT_S
+        oneshot = float(np.clip((hi - s.duration_s) / (hi - lo), 0, 1))
+    return _Context(music, speech, oneshot, s.image_probs is not None, silent, music_ev, speech_ev)
+
+
+def _gate(facet: str, label: str, ctx: _Context) -> float:
+    """How much of the sound's evidence a label may use, given what the clip contains."""
+    if facet == "styles":
+        if label in VISUAL_STYLES:
+            return 0.0  # visual styles come from frames only (see _visual_rules)
+        if label in MUSIC_STYLES:
+            return ctx.music * (1 - 0.8 * ctx.oneshot)  # a 0.4 s hit is a sound type, not a genre
+        if label in SOUND_TYPE_STYLES:
+            return ctx.oneshot * (1 - ctx.speech)
+        if label in NON_MUSIC_STYLES:
+            return (1 - 0.8 * ctx.music) * (1 - ctx.speech) if label != "sound_effect" else (1 - ctx.speech)
+        if label in SPEECH_STYLES:
+            return ctx.speech
+    if facet == "themes":
+        if label in SPEECH_THEMES:
+            return ctx.speech
+        if label in MUSIC_THEMES:
+            return ctx.music
+    if facet == "emotions":
+        if label == "neutral":
+            return ctx.speech
+        return ctx.music * (1 - 0.7 * ctx.oneshot) if ctx.music > 0 else 0.6 * (1 - ctx.oneshot)
+    return 1.0
+
+
+def _raw_evidence(s: Signals, space: SemanticSpace):
+    """Raw evidence per facet: ({facet: (n_labels,) in [0, 1]}, {facet: [[(strength, text)]]}, extras)."""
+    ap = _audio_probs(s)
+    ctx = _context(s, space, ap)
+    va = valence_arousal(s, space.audio_index, ctx)
+    raw, ev = {}, {}
     for facet in FACETS:
-        labels, label_emb = space.labels[facet], space.label_emb[facet]
-        sims = {m: label_emb @ v for m, (v, _, _) in modal.items()}  # each (n_labels,)
-        total_w = sum(w for _, w, _ in modal.values())
-        fused_cos = (sum(w * sims[m] for m, (_, w, _) in modal.items()) / total_w
-                     if total_w else np.zeros(len(labels), np.float32))  # (n_labels,)
-        scored = []
+        labels = space.labels[facet]
+        n = len(labels)
+        sources: list[tuple[np.ndarray, list[list[str]], np.ndarray | float]] = []  # (strength, names, gate)
+        gates = np.array([_gate(facet, lab.name, ctx) for lab in labels], np.float32)
+        if ap is not None and not ctx.silent:
+            e, names = space.maps["audioset"].evidence(ap, facet)
+            sources.append((e, names, gates))
+        if s.image_probs is not None:
+            e, names = space.maps["imagenet"].evidence(s.image_probs, facet)
+            # frames are evidence for what is seen (themes, visual styles), not for music genres or moods
+            g = np.array([1.0 if facet == "themes" or lab.name in VISUAL_STYLES else 0.0 for lab in labels])
+            sources.append((e, names, g))
+        for name, (class_names, probs) in (s.extra_probs or {}).items():
+            cmap = space.classifier_map(name, class_names)
+            e, names = cmap.evidence(np.asarray(probs, np.float32), facet)
+            sources.append((e, names, gates))
+        sources += _conse_fallback(s, space, facet, ap, gates)
+        sources += _text_evidence(s, space, facet, ctx)
+        if facet == "styles":
+            sources += _visual_rules(s, labels)
+        if facet == "emotions":
+            sources += _va_evidence(labels, va, ctx)
+        total = np.zeros(n, np.float64)
+        items: list[list[tuple[float, str]]] = [[] for _ in range(n)]
+        log_not = np.zeros(n, np.float64)
+        for strength, names, g in sources:
+            st = np.clip(np.asarray(strength, np.float64) * g, 0, 0.999)
+            log_not += np.log1p(-st)
+            for j in range(n):
+                if st[j] > 0.005:
+                    items[j] += [(float(st[j]) / (k + 1), t) for k, t in enumerate(names[j])]
+        total = 1 - np.exp(log_not)
         for j, lab in enumerate(labels):
-            evidence: list[tuple[float, str]] = []
-            cos = fused_cos[j]
-            # Relative to the facet's mean: every music clip is somewhat close to every music
-            # style; what tells styles apart is how much closer than average a label is.
-            s_sem = float(np.clip((cos - max(SEM_FLOOR, fused_cos.mean())) / SEM_SPREAD, 0.0, 1.0))
-            if s_sem > 0:
-                best_m = max(modal, key=lambda m: sims[m][j])
-                evidence.append((s_sem, _semantic_evidence(best_m, sims[best_m][j], j, facet, space,
-                                                           signals, image_top, audio_top)))
-            # Several cues of one kind are not independent evidence: take the strongest of each
-            # kind (AudioSet classes, descriptor rules), then combine kinds by noisy-OR.
-            s_audioset = s_rule = 0.0
-            if signals.audio_peak is not None:
-                for cue in lab.audioset_cues:
-                    i = space.audio_index.get(cue)
-                    if i is not None and signals.audio_peak[i] >= 0.05:
-                        val = float(signals.audio_peak[i])
-                        s_audioset = max(s_audioset, val)
-                        evidence.append((val, f"AudioSet {cue} {val:.2f}"))
-            for rule in lab.rules:
-                hit = rule_values.get(rule)
-                if hit is not None:
-                    val = RULE_WEIGHT * hit[0]
-                    s_rule = max(s_rule, val)
-                    evidence.append((val, hit[1]))
-            s_cue = 1 - (1 - s_audioset) * (1 - s_rule)
-            s_va = 0.0
-            if lab.valence is not None and va_evidence:
-                d2 = (valence - lab.valence) ** 2 + (arousal - lab.arousal) ** 2
-                s_va = VA_WEIGHT * float(np.exp(-d2 / (2 * VA_SIGMA**2)))
-                if s_va > 0.1:
-                    evidence.append((s_va, f"valence {valence:+.2f}, arousal {arousal:+.2f}"))
-            score = 1 - (1 - s_sem) * (1 - s_cue) * (1 - s_va)
-            evidence.sort(key=lambda e: -e[0])
-            scored.append(LabelScore(lab.name, float(np.clip(score, 0, 1)), tuple(e for _, e in evidence[:4])))
-        facets[facet] = sorted(scored, key=lambda s: -s.score)
-
-    fused = sum((w * v for v, w, _ in modal.values()), np.zeros(384, np.float32))
-    norm = np.linalg.norm(fused)
-    return Understanding(
-        themes=facets["themes"], emotions=facets["emotions"], styles=facets["styles"],
-        valence=valence, arousal=arousal, va_evidence=va_evidence,
-        semantic=(fused / norm if norm > 0 else fused).astype(np.float32),
-        modality_vectors={m: v for m, (v, _, _) in modal.items()})
+            total[j] *= BROAD_LABELS.get((facet, lab.name), 1.0)
+        raw[facet] = total.astype(np.float32)
+        ev[facet] = items
+    return raw, ev, (ctx, va)
 
 
-def _semantic_evidence(modality, cos, j, facet, space, signals, image_top, audio_top) -> str:
-    """Name the classes that carried a label's semantic match, e.g. "sound: Rain 0.62 (cos 0.48)"."""
-    label_vec = space.label_emb[facet][j]
-    if modality == "frames" and image_top is not None:
-        contrib = signals.image_probs[image_top] * (space.image_emb[image_top] @ label_vec)
-        i = image_top[int(np.argmax(contrib))]
-        return f"frames: ImageNet {space.image_names[i]} {signals.image_probs[i]:.2f} (cos {cos:.2f})"
-    if modality == "sound" and audio_top is not None:
-        contrib = signals.audio_scores[audio_top] * (space.audio_emb[audio_top] @ label_vec)
-        i = audio_top[int(np.argmax(contrib))]
-        return f"sound: AudioSet {space.audio_names[i]} {signals.audio_scores[i]:.2f} (cos {cos:.2f})"
-    return f"{'title/description' if modality == 'text' else modality} text match (cos {cos:.2f})"
+def _conse_fallback(s, space, facet, ap, gates):
+    """Weak evidence from confident classes with no map row in this facet, by name similarity
+    (e.g. an unmapped "Harmonica" near "folk"), capped at CONSE_CAP."""
+    out = []
+    for which, probs, g in (("audioset", None if ap is None else ap, gates),
+                            ("imagenet", s.image_probs, None)):
+        if probs is None:
+            continue
+        cmap = space.maps[which]
+        conf = (np.asarray(probs) >= CONSE_MIN_PROB) & ~cmap.mapped[facet]
+        if which == "audioset":  # "Music", "Speech"...: near every label's wording, evidence for none
+            conf &= space.audio_weight >= 0.5
+        if not conf.any():
+            continue
+        idx = np.flatnonzero(conf)
+        cos = space.class_label_cos[(which, facet)][idx]                       # (k, n_labels)
+        strength = CONSE_CAP * np.asarray(probs)[idx, None] * np.clip((cos - CONSE_COS0) / 0.2, 0, 1)
+        best = strength.argmax(axis=0)
+        e = strength.max(axis=0)
+        names = [[f"{cmap.display}: {cmap.class_names[idx[best[j]]]} {float(probs[idx[best[j]]]):.2f} "
+                  f"(name similar, cos {cos[best[j], j]:.2f})"] for j in range(e.size)]
+        if which == "imagenet":
+            g = np.array([1.0 if facet == "themes" or lab.name in VISUAL_STYLES else 0.0
+                          for lab in space.labels[facet]])
+        out.append((e, names, g))
+    return out
 
 
-# --- descriptor rules: name -> fn(signals) -> (strength in [0, 1], evidence) or None -------------
+def _text_evidence(s, space, facet, ctx):
+    """Title/description and transcript text matched to the label descriptions, capped at TEXT_CAP."""
+    out = []
+    for vec, what, g in ((s.text_vec, "title", 1.0), (s.transcript_vec, "transcript", ctx.speech)):
+        if vec is None or not np.any(vec) or not g:
+            continue
+        cos = space.label_emb[facet] @ np.asarray(vec, np.float32)
+        e = TEXT_CAP * np.clip((cos - TEXT_COS0) / (TEXT_COS1 - TEXT_COS0), 0, 1)
+        if facet == "styles":  # a title cannot show a visual style without frames
+            e = e * np.array([0.0 if lab.name in VISUAL_STYLES and not ctx.frames else 1.0
+                              for lab in space.labels[facet]])
+        out.append((e, [[f"{what} text matches (cos {c:.2f})"] for c in cos], g))
+    return out
+
 
 def _clip01(x: float) -> float:
     return float(np.clip(x, 0.0, 1.0))
+
+
+def _visual_rules(s: Signals, labels):
+    """Visual styles from frame descriptors (these define the styles; frames required)."""
+    v = s.visual
+    if v is None or s.image_probs is None:
+        return []
+    cues = {
+        "slow_contemplative": (_clip01((0.03 - v.motion) / 0.02) * (v.cuts_per_min < 6),
+                               f"little motion ({v.motion:.3f}), {v.cuts_per_min:.0f} cuts/min"),
+        "documentary": (0.4 * _clip01((0.03 - v.motion) / 0.02), f"steady camera (motion {v.motion:.3f})"),
+        # at least two cuts: one cut in a 2 s clip is "30 cuts/min" but not fast editing
+        "fast_paced": (max(_clip01((v.cuts_per_min - 8) / 20) * (v.cuts_per_min * (s.duration_s or 60) / 60 >= 2),
+                           _clip01((v.motion - 0.06) / 0.08)),
+                       f"{v.cuts_per_min:.0f} cuts/min, motion {v.motion:.3f}"),
+        "vivid": (0.8 * _clip01((v.colourfulness - 0.6) / 0.4) * (v.brightness > 0.35),
+                  f"colourful frames (colourfulness {v.colourfulness:.2f})"),
+        "dark_moody": (_clip01((0.25 - v.brightness) / 0.15), f"dark frames (brightness {v.brightness:.2f})"),
+    }
+    e = np.array([cues[lab.name][0] if lab.name in cues else 0.0 for lab in labels], np.float32)
+    names = [[cues[lab.name][1]] if lab.name in cues else [] for lab in labels]
+    return [(e, names, 1.0)]
+
+
+# --- valence / arousal ------------------------------------------------------------------------------
+
+# AudioSet music moods as (valence, arousal) directions.
+_MOOD_VA = {"Happy music": (0.8, 0.4), "Music for children": (0.6, 0.3), "Sad music": (-0.8, -0.4),
+            "Tender music": (0.5, -0.5), "Exciting music": (0.4, 0.8), "Angry music": (-0.7, 0.8),
+            "Scary music": (-0.8, 0.5), "Lullaby": (0.4, -0.8), "Ambient music": (0.2, -0.6),
+            "New-age music": (0.3, -0.6)}
+VA_SIGMA = 0.45
+VA_PRIOR = 1.0
+VA_CENTRE_LABELS = {"neutral", "mysterious", "nostalgic"}  # near (0, 0): a VA point cannot single them out
+
+
+@dataclass
+class _VA:
+    valence: float
+    arousal: float
+    confidence: float      # [0, 1]: how much non-loudness evidence the point rests on
+    evidence: list[str]
 
 
 def _has_pulse(a: AudioDescriptors) -> bool:
     return a.tempo_bpm > 0 and a.beat_strength > 1.3
 
 
-def _music_tempo(s: Signals) -> AudioDescriptors | None:
-    """The audio descriptors when a musical tempo is meaningful (a pulse, and not speech)."""
-    a = s.audio
-    return a if a is not None and _has_pulse(a) and s.speech_fraction < 0.4 else None
+def valence_arousal(s: Signals, audio_index: dict[str, int], ctx: _Context | None = None) -> _VA:
+    """The clip's (valence, arousal) in [-1, 1]^2 from music-mood classes and descriptors together.
 
-
-def _rule_fast_tempo(s: Signals):
-    a = _music_tempo(s)
-    if a and a.tempo_bpm >= 115:
-        return _clip01((a.tempo_bpm - 105) / 50), f"{a.tempo_bpm:.0f} BPM"
-    return None
-
-
-def _rule_slow_tempo(s: Signals):
-    a = _music_tempo(s)
-    if a and a.tempo_bpm <= 85:
-        return _clip01((95 - a.tempo_bpm) / 40), f"{a.tempo_bpm:.0f} BPM"
-    a = s.audio
-    if a and a.onset_rate_hz < 1.0 and a.silence_fraction < 0.9 and s.speech_fraction < 0.4:
-        return 0.6, f"few onsets ({a.onset_rate_hz:.1f}/s)"
-    return None
-
-
-def _rule_loud(s: Signals):
-    a = s.audio
-    if a and a.rms_db > -22:
-        return _clip01((a.rms_db + 26) / 12), f"loud ({a.rms_db:.0f} dBFS)"
-    return None
-
-
-def _rule_quiet(s: Signals):
-    a = s.audio
-    if a and -60 < a.rms_db < -32:
-        return _clip01((-28 - a.rms_db) / 12), f"quiet ({a.rms_db:.0f} dBFS)"
-    return None
-
-
-def _rule_mode(mode: str):
-    def rule(s: Signals):
-        a = s.audio
-        if a and a.mode == mode and a.key_confidence > 0.5 and s.speech_fraction < 0.5:
-            return _clip01((a.key_confidence - 0.4) / 0.5), f"{a.key} {mode} (r {a.key_confidence:.2f})"
-        return None
-    return rule
-
-
-def _rule_speech(s: Signals):
-    if s.speech_fraction > 0.4:
-        return _clip01(s.speech_fraction), f"speech in {100 * s.speech_fraction:.0f}% of the sound"
-    return None
-
-
-def _rule_sparse(s: Signals):
-    a = s.audio
-    if a and a.onset_rate_hz < 2.0 and a.spectral_contrast_db > 20 and s.speech_fraction < 0.4:
-        return 0.6, f"sparse sound ({a.onset_rate_hz:.1f} onsets/s)"
-    return None
-
-
-def _rule_high_motion(s: Signals):
-    v = s.visual
-    if v and v.motion > 0.04:
-        return _clip01((v.motion - 0.03) / 0.07), f"high motion ({v.motion:.3f})"
-    return None
-
-
-def _rule_low_motion(s: Signals):
-    v = s.visual
-    if v and v.motion < 0.02 and v.cuts_per_min < 4:
-        return _clip01((0.03 - v.motion) / 0.03), f"little motion ({v.motion:.3f})"
-    return None
-
-
-def _rule_many_cuts(s: Signals):
-    v = s.visual
-    if v and v.cuts_per_min > 8:
-        return _clip01(v.cuts_per_min / 30), f"{v.cuts_per_min:.0f} cuts/min"
-    return None
-
-
-def _rule_bright(s: Signals):
-    v = s.visual
-    if v and v.brightness > 0.55:
-        return _clip01((v.brightness - 0.5) / 0.3), f"bright frames ({v.brightness:.2f})"
-    return None
-
-
-def _rule_dark(s: Signals):
-    v = s.visual
-    if v and v.brightness < 0.3:
-        return _clip01((0.35 - v.brightness) / 0.25), f"dark frames (brightness {v.brightness:.2f})"
-    return None
-
-
-def _rule_colourful(s: Signals):
-    v = s.visual
-    if v and v.colourfulness > 0.4:
-        return _clip01((v.colourfulness - 0.3) / 0.4), f"colourful (colourfulness {v.colourfulness:.2f})"
-    return None
-
-
-RULES = {
-    "fast_tempo": _rule_fast_tempo, "slow_tempo": _rule_slow_tempo, "loud": _rule_loud,
-    "quiet": _rule_quiet, "major": _rule_mode("major"), "minor": _rule_mode("minor"),
-    "speech": _rule_speech, "sparse": _rule_sparse, "high_motion": _rule_high_motion,
-    "low_motion": _rule_low_motion, "many_cuts": _rule_many_cuts, "bright": _rule_bright,
-    "dark": _rule_dark, "colourful": _rule_colourful,
-}
-
-# AudioSet music moods as (valence, arousal) directions.
-_MOOD_VA = {"Happy music": (0.8, 0.4), "Music for children": (0.6, 0.3), "Sad music": (-0.8, -0.4),
-            "Tender music": (0.5, -0.5), "Exciting music": (0.4, 0.8), "Angry music": (-0.7, 0.8),
-            "Scary music": (-0.8, 0.5)}
-
-
-def valence_arousal(s: Signals, audio_index: dict[str, int]) -> tuple[float, float, list[str]]:
-    """Clip's (valence, arousal) in [-1, 1]^2 as a weighted mean of cues, and the cues used.
-
-    ``audio_index`` maps AudioSet class names to their index in ``s.audio_peak``."""
+    Cues: AudioSet mood classes (both axes), tempo when there is a pulse, onset rate and spectral
+    centroid (arousal), mode with its key correlation (valence), text sentiment, and for video the
+    motion and brightness. Level (dBFS) is a minor arousal cue that cannot stand alone: the
+    confidence counts only the other cues' weight."""
     val: list[tuple[float, float, str]] = []  # (value, weight, evidence)
     aro: list[tuple[float, float, str]] = []
     a, v = s.audio, s.visual
-    if a is not None and a.silence_fraction < 0.95:
-        aro.append((np.clip((a.rms_db + 30) / 12, -1, 1), 1.0, f"level {a.rms_db:.0f} dBFS"))
-        aro.append((np.clip((a.onset_rate_hz - 2.5) / 2.5, -1, 1), 0.7, f"{a.onset_rate_hz:.1f} onsets/s"))
-        aro.append((np.clip((a.spectral_centroid_hz - 1800) / 1500, -1, 1), 0.4,
-                    f"centroid {a.spectral_centroid_hz:.0f} Hz"))
-        if _music_tempo(s):
-            aro.append((np.clip((a.tempo_bpm - 105) / 45, -1, 1), 1.0, f"{a.tempo_bpm:.0f} BPM"))
+    music = ctx.music if ctx is not None else 1.0
+    if a is not None and a.silence_fraction < 0.95 and (ctx is None or not ctx.silent):
+        if _has_pulse(a) and s.speech_fraction < 0.4:
+            aro.append((float(np.clip((a.tempo_bpm - 105) / 45, -1, 1)), 1.0 * music, f"{a.tempo_bpm:.0f} BPM"))
+        aro.append((float(np.clip((a.onset_rate_hz - 2.5) / 2.5, -1, 1)), 0.5 * music,
+                    f"{a.onset_rate_hz:.1f} onsets/s"))
+        aro.append((float(np.clip((a.spectral_centroid_hz - 1800) / 1500, -1, 1)), 0.4 * music,
+                    f"{'bright' if a.spectral_centroid_hz > 1800 else 'dark'} timbre "
+                    f"(centroid {a.spectral_centroid_hz:.0f} Hz)"))
+        aro.append((float(np.clip((a.rms_db + 30) / 12, -1, 1)), 0.2 * music, f"level {a.rms_db:.0f} dBFS"))
         if a.key_confidence > 0.5 and s.speech_fraction < 0.5:
-            val.append((0.5 if a.mode == "major" else -0.5, a.key_confidence, f"{a.key} {a.mode}"))
-    for name, (mv, ma) in _MOOD_VA.items():
-        i = audio_index.get(name)
-        p = float(s.audio_peak[i]) if i is not None and s.audio_peak is not None else 0.0
-        if p >= 0.05:
-            w = 3.0 * p
-            val.append((mv, w, f"AudioSet {name} {p:.2f}"))
-            aro.append((ma, w, f"AudioSet {name} {p:.2f}"))
+            val.append((0.5 if a.mode == "major" else -0.5, a.key_confidence * music, f"{a.key} {a.mode}"))
+    peak = s.audio_peak if s.audio_peak is not None else s.audio_scores
+    if peak is not None and (ctx is None or not ctx.silent):
+        for name, (mv, ma) in _MOOD_VA.items():
+            i = audio_index.get(name)
+            p = float(peak[i]) if i is not None else 0.0
+            if p >= 0.05:
+                w = 4.0 * p
+                val.append((mv, w, f"AudioSet: {name} {p:.2f}"))
+                aro.append((ma, w, f"AudioSet: {name} {p:.2f}"))
     if s.text_sentiment is not None and abs(s.text_sentiment) > 0.05:
-        val.append((s.text_sentiment, 0.8, f"text sentiment {s.text_sentiment:+.2f}"))
+        val.append((s.text_sentiment, 0.5, f"text sentiment {s.text_sentiment:+.2f}"))
     if v is not None:
-        val.append((np.clip((v.brightness - 0.45) / 0.3, -1, 1), 0.5, f"brightness {v.brightness:.2f}"))
-        val.append((np.clip((v.saturation - 0.3) / 0.3, -1, 1), 0.4, f"saturation {v.saturation:.2f}"))
-        aro.append((np.clip((v.motion - 0.03) / 0.04, -1, 1), 0.8, f"motion {v.motion:.3f}"))
-        aro.append((np.clip((v.cuts_per_min - 6) / 12, -1, 1), 0.4, f"{v.cuts_per_min:.0f} cuts/min"))
+        val.append((float(np.clip((v.brightness - 0.45) / 0.3, -1, 1)), 0.3, f"brightness {v.brightness:.2f}"))
+        aro.append((float(np.clip((v.motion - 0.03) / 0.04, -1, 1)), 0.5, f"motion {v.motion:.3f}"))
 
     def mean(items):
         w = sum(x[1] for x in items)
         return float(sum(x[0] * x[1] for x in items) / w) if w > 0 else 0.0
 
-    evidence = [e for _, _, e in sorted(val + aro, key=lambda x: -x[1] * abs(x[0]))]
-    return mean(val), mean(aro), list(dict.fromkeys(evidence))[:5]
+    # level and picture cues may move the point but not make it count: a loud hit or a bright
+    # photo is not a mood
+    support = sum(w for _, w, e in val + aro
+                  if not e.startswith(("level", "brightness", "motion", "text sentiment")))
+    evidence = [e for _, _, e in sorted(val + aro, key=lambda x: -x[1] * abs(x[0])) if not e.startswith("level")]
+    return _VA(mean(val), mean(aro), _clip01(support / 3.0), list(dict.fromkeys(evidence))[:4])
 
+
+def _va_evidence(labels, va: _VA, ctx: _Context):
+    """Emotion evidence from the distance between the clip's VA point and each label's."""
+    if va.confidence <= 0:
+        return []
+    e = np.zeros(len(labels), np.float32)
+    text = f"valence {va.valence:+.2f}, arousal {va.arousal:+.2f} ({', '.join(va.evidence[:3])})"
+    # a point near the centre says little: scale by its distance from (0, 0)
+    clear = _clip01(np.hypot(va.valence, va.arousal) / 0.5)
+    for j, lab in enumerate(labels):
+        if lab.valence is None or lab.name in VA_CENTRE_LABELS:
+            continue
+        d2 = (va.valence - lab.valence) ** 2 + (va.arousal - lab.arousal) ** 2
+        e[j] = 0.6 * va.confidence * clear * float(np.exp(-d2 / (2 * VA_SIGMA**2)))
+    return [(e, [[text] for _ in labels], 1.0)]
+
+
+# --- understand -------------------------------------------------------------------------------------
+
+def understand(signals: Signals, space: SemanticSpace) -> Understanding:
+    """Score, calibrate and gate every label of every facet for one clip (see the module docstring)."""
+    raw, ev, (ctx, va) = _raw_evidence(signals, space)
+    shown: dict[str, list[LabelScore]] = {}
+    every: dict[str, list[LabelScore]] = {}
+    abstain: dict[str, str] = {}
+    for facet in FACETS:
+        cal = space.calibration[facet]
+        probs = cal.labels(raw[facet], [label_group(facet, lab.name) for lab in space.labels[facet]])
+        scored = []
+        for j, lab in enumerate(space.labels[facet]):
+            items = sorted(ev[facet][j], key=lambda x: -x[0])
+            scored.append(LabelScore(lab.name, float(probs[j]), tuple(dict.fromkeys(t for _, t in items))[:3]))
+        scored.sort(key=lambda x: -x.score)
+        every[facet] = scored
+        shown[facet] = [x for x in scored if x.score >= cal.threshold and x.score > 0][:MAX_SHOWN]
+        if not shown[facet]:
+            abstain[facet] = _abstain_reason(facet, scored, ctx, signals)
+    notes = _notes(signals, ctx)
+    modal = _modality_vectors(signals, space, ctx)
+    fused = sum((MODALITY_WEIGHT[m] * v for m, v in modal.items()), np.zeros(384, np.float32))
+    norm = np.linalg.norm(fused)
+    return Understanding(
+        themes=shown["themes"], emotions=shown["emotions"], styles=shown["styles"],
+        valence=va.valence, arousal=va.arousal, va_evidence=va.evidence,
+        semantic=(fused / norm if norm > 0 else fused).astype(np.float32),
+        modality_vectors=modal, abstain=abstain, notes=notes, all_scores=every)
+
+
+def _abstain_reason(facet: str, scored: list[LabelScore], ctx: _Context, s: Signals) -> str:
+    what = {"themes": "theme", "emotions": "emotion", "styles": "style"}[facet]
+    if ctx.silent and s.image_probs is None:
+        return f"no {what}: the clip is silent and has no picture"
+    if facet == "emotions" and ctx.music == 0 and ctx.speech == 0:
+        return "no emotion: no music or speech to read a mood from" + (f" ({ctx.music_ev})" if ctx.music_ev else "")
+    best = scored[0] if scored else None
+    if best is None or best.score <= 0:
+        return f"no {what}: no evidence for any {what}"
+    because = f" ({best.evidence[0]})" if best.evidence else ""
+    return f"not sure: no clear {what}; strongest was {best.label} at {best.score:.2f}{because}"
+
+
+def _notes(s: Signals, ctx: _Context) -> list[str]:
+    notes = []
+    if s.duration_s is not None and s.duration_s < 1.0:
+        notes.append(f"low confidence: the clip is only {s.duration_s:.1f} s long")
+    a = s.audio
+    if a is not None and s.image_probs is None:
+        if ctx.silent:
+            notes.append("low confidence: the sound is silent")
+        elif a.silence_fraction > 0.6 or a.rms_db < -45:
+            notes.append(f"low confidence: the sound is near-silent ({100 * a.silence_fraction:.0f}% silence, "
+                         f"{a.rms_db:.0f} dBFS)")
+    return notes
+
+
+MODALITY_WEIGHT = {"frames": 1.0, "sound": 1.0, "text": 1.0, "transcript": 0.8}
+
+
+def _modality_vectors(s: Signals, space: SemanticSpace, ctx: _Context) -> dict[str, np.ndarray]:
+    """Per-modality (384,) vectors in the semantic space (frames and sound by ConSE, text as is),
+    used for the item embedding and for similarity, not for the labels."""
+    out = {}
+    if s.image_probs is not None:
+        out["frames"] = space.conse(s.image_probs, "image")[0]
+    if s.audio_scores is not None and not ctx.silent:
+        out["sound"] = space.conse(s.audio_scores, "audio")[0]
+    if s.text_vec is not None and np.any(s.text_vec):
+        out["text"] = np.asarray(s.text_vec, np.float32)
+    if s.transcript_vec is not None and np.any(s.transcript_vec):
+        out["transcript"] = np.asarray(s.transcript_vec, np.float32)
+    return out
