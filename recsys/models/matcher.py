@@ -4,7 +4,9 @@ Architecture (shapes for ``n_items`` items, ``d_c`` content dims, ``d_e = embedd
 ``d_u`` user-feature dims, ``n`` query users)::
 
     x_v  (n_items, d_c)   content vector, standardised per column (kept from fit)
-    e_v  (n_items, d_e)   learned item embedding; zeros for an item not seen at fit
+    e_v  (n_items, d_e)   learned item embedding; for an item with no interaction at fit or
+                          not in the catalog at fit, predicted from x_v (``content_map_``,
+                          a ridge map (d_c, d_e) fitted on the other items): content alone
     f_v = [x_v, e_v]      (n_items, d_c + d_e)      item features
     a_v  (n_items,)       learned pooling logit of each item
     h_u = sum_j X_uj exp(a_j) f_j / sum_j X_uj exp(a_j)   (n, d_c + d_e)
@@ -144,7 +146,14 @@ class Matcher(Recommender):
             state = self._train(content, user_items, None, history["best_epoch"] + 1,
                                 refit_history)
             history["refit_train_loss"] = refit_history["train_loss"]
-        self.item_matrix_ = np.hstack([content, state.pop("item_embedding")])  # (n_items, d_c+d_e)
+        embedding = state.pop("item_embedding")
+        # An item nobody interacted with only ever served as a negative, so its embedding says
+        # nothing: like a new clip, it gets the embedding its content predicts (ridge map
+        # content -> embedding, fitted on the items with interactions).
+        warm = np.diff(user_items.tocsc().indptr) > 0
+        self.content_map_ = _ridge(content[warm], embedding[warm])           # (d_c, d_e)
+        embedding[~warm] = content[~warm] @ self.content_map_
+        self.item_matrix_ = np.hstack([content, embedding])  # (n_items, d_c + d_e)
         self.pool_logits_ = state.pop("pool_logits")                           # (n_items,)
         self.user_embedding_ = state.pop("user_embedding")                     # (n_users, d_e)
         self.net_state_ = state
@@ -311,14 +320,14 @@ class Matcher(Recommender):
         """Scores of every item for preference vectors given directly as raw item features.
 
         ``features`` (n, d_c) are in the space of the ``item_features`` given to ``fit`` (e.g. a
-        brand-new clip's content vector as a one-item history): ``p_u`` is its content with zero
-        embedding parts, as for an anonymous user. ``user_features`` (n, d_u). Returns
+        brand-new clip's content vector as a one-item history): ``p_u`` is its content and the
+        embedding it predicts, with no user embedding (an anonymous user). ``user_features`` (n, d_u). Returns
         (n, n_items) float32, or (n, m) for the catalog rows ``items`` (m,) when given.
         """
         self._check_fitted()
         content = self._standardise(features)
-        profiles = np.hstack([content, np.zeros((len(content), self._d_e() + self._d_q()),
-                                                np.float32)])
+        profiles = np.hstack([content, self._predicted_embedding(content),
+                              np.zeros((len(content), self._d_q()), np.float32)])
         feats = None
         if hasattr(self, "user_matrix_"):
             uf = (np.zeros((len(profiles), self.user_matrix_.shape[1]), np.float32)
@@ -331,7 +340,7 @@ class Matcher(Recommender):
                         user_features: np.ndarray | None = None) -> np.ndarray:
         """Scores (len(user_idx), n_new) of items not seen at fit, from content (n_new, d_c) only.
 
-        Their ``f_v`` is ``[x_v, 0]``: the learned embedding part is zero, as under ID dropout.
+        Their ``f_v`` is ``[x_v, x_v content_map_]``: the embedding part is predicted from content.
         """
         import torch
 
@@ -339,7 +348,7 @@ class Matcher(Recommender):
         history = self._history(user_idx, user_items)
         self._check_known(user_idx[user_idx >= 0], "use -1 for a new user")
         content = self._standardise(new_item_features)
-        f_v = np.hstack([content, np.zeros((len(content), self._d_e()), np.float32)])
+        f_v = np.hstack([content, self._predicted_embedding(content)])
         net = self._net()
         half = _item_half(net, torch.from_numpy(f_v).to(_device_of(net)))
         return _score_all(net, self._profiles(history, user_idx),
@@ -353,6 +362,13 @@ class Matcher(Recommender):
     def _d_q(self) -> int:
         emb = getattr(self, "user_embedding_", None)
         return 0 if emb is None else emb.shape[1]
+
+    def _predicted_embedding(self, content: np.ndarray) -> np.ndarray:
+        """``e_v`` predicted from standardised content (n, d_c) by ``content_map_``, (n, d_e)."""
+        mapping = getattr(self, "content_map_", None)
+        if mapping is None:  # a content-only state (embedding_dim 0)
+            return np.zeros((len(content), self._d_e()), np.float32)
+        return (content @ mapping).astype(np.float32)
 
     def _standardise(self, features: np.ndarray) -> np.ndarray:
         features = np.atleast_2d(np.asarray(features, np.float32))
@@ -415,6 +431,13 @@ class Matcher(Recommender):
     def _item_vectors(self) -> np.ndarray:
         self._check_fitted()
         return self.item_matrix_
+
+
+def _ridge(x: np.ndarray, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """``argmin_W |x W - y|^2 + alpha |W|^2`` for x (n, d), y (n, k); returns (d, k) float32."""
+    x64 = x.astype(np.float64)
+    gram = x64.T @ x64 + alpha * np.eye(x.shape[1])
+    return np.linalg.solve(gram, x64.T @ y.astype(np.float64)).astype(np.float32)
 
 
 def _build_net(in_dim: int, hidden) -> "torch.nn.Sequential":  # noqa: F821
