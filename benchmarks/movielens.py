@@ -3,8 +3,9 @@
 Protocol: every rating is an implicit positive; per-user stratified random 75/25 split (seed 42,
 as ``python_stratified_split(ratio=0.75, seed=42)``); each test user's top 10 ranked over all items
 not in their training part. Reference NDCG@10 on this protocol from Microsoft Recommenders'
-benchmark: BPR 0.442, BiVAE 0.475. Bars this project holds itself to: BPR >= 0.40 and the best
-model >= 0.45. Content models see only honest content: genre multi-hot from the item file.
+benchmark: BPR 0.442, BiVAE 0.475. Bars (issue #17): the learned matcher at least item-kNN, and
+the best model or ensemble (the validation-tuned hybrid) >= 0.50. Content models see only honest
+content: genre multi-hot from the item file. Hyperparameters: see SETTINGS.
 
     python benchmarks/movielens.py [--seed 42] [--out reports] [--models bpr,ease,...]
 
@@ -26,18 +27,26 @@ from recsys.evaluation.evaluate import evaluate, format_markdown, write_report  
 from recsys.models import MODELS  # noqa: E402
 from recsys.users.datasets import load_movielens  # noqa: E402
 
-# Hyperparameters chosen with a few runs each on this split (see the report for numbers).
+# Hyperparameters chosen on validation data only: benchmarks/movielens_tune.py fits each
+# candidate on a stratified 75/25 split of this benchmark's *training* part (seed + 1) and scores
+# its held-out part; the test part is never read. Values without a grid there are the papers'.
 SETTINGS = {
     "popularity": {},
-    "item_knn": dict(neighbours=400, shrink=50.0),
+    "item_knn": dict(neighbours=400, shrink=100.0),
     "bpr": dict(factors=64, epochs=100, lr=0.01, reg=0.01, batch_size=4096),
     "ease": dict(lambda_reg=500.0),
+    "edlae": dict(lambda_reg=150.0, dropout=0.6),
+    "rp3beta": dict(alpha=0.8, beta=0.5, neighbours=200),
+    "gfcf": dict(factors=64, ideal_weight=0.3),
+    "multvae": dict(hidden=600, latent=200, dropout=0.5, beta_max=0.2, epochs=200),
     "content": {},
-    "matcher": dict(hidden=(128, 64), epochs=30, patience=3),
+    "matcher": dict(hidden=(128,), embedding_dim=64, epochs=50, batch_size=64, negatives=2000,
+                    weight_decay=1e-5, patience=8),
     "content_to_cf": dict(alpha=10.0),
 }
 REFERENCE_NDCG = {"bpr (Microsoft Recommenders)": 0.442, "bivae (Microsoft Recommenders)": 0.475}
-BARS = {"bpr": 0.40, "best": 0.45}
+#: issue #17: the matcher at least item-kNN; the best model or ensemble (the tuned hybrid) 0.50.
+BARS = {"best": 0.50}
 
 
 def fetch_data() -> Path:
@@ -79,8 +88,8 @@ def main() -> int:
 
     ndcg = {n: e["metrics"]["ndcg@10"] for n, e in result["models"].items()}
     failed = []
-    if "bpr" in ndcg and ndcg["bpr"] < BARS["bpr"]:
-        failed.append(f"bpr NDCG@10 {ndcg['bpr']:.4f} < {BARS['bpr']}")
+    if {"matcher", "item_knn"} <= set(ndcg) and ndcg["matcher"] < ndcg["item_knn"]:
+        failed.append(f"matcher NDCG@10 {ndcg['matcher']:.4f} < item_knn {ndcg['item_knn']:.4f}")
     if max(ndcg.values()) < BARS["best"]:
         failed.append(f"best NDCG@10 {max(ndcg.values()):.4f} < {BARS['best']}")
     for line in failed:

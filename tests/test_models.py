@@ -14,8 +14,22 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.errors import ConfigError, UnknownIdError
-from recsys.models import MODELS, BPR, EASE, ContentToCF, ItemKNN, Matcher, NotFittedError, \
-    Popularity, Recommender
+from recsys.evaluation.metrics import ndcg_at_k
+from recsys.models import (
+    BPR,
+    EASE,
+    EDLAE,
+    GFCF,
+    MODELS,
+    ContentToCF,
+    ItemKNN,
+    Matcher,
+    NotFittedError,
+    Popularity,
+    Recommender,
+    RP3beta,
+)
+from recsys.models.base import validation_split
 
 N_PER_GROUP, N_PER_CLUSTER = 30, 20
 N_USERS, N_ITEMS = 2 * N_PER_GROUP, 2 * N_PER_CLUSTER
@@ -26,7 +40,12 @@ FAST_PARAMS = {
     "content_to_cf": dict(factors=8, epochs=40, batch_size=128, lr=0.05, reg=1e-3),
     "item_knn": dict(neighbours=10),
     "ease": dict(lambda_reg=10.0),
-    "matcher": dict(hidden=(16,), epochs=15, batch_size=128, lr=1e-2, patience=3),
+    "matcher": dict(hidden=(16,), embedding_dim=8, epochs=15, batch_size=32, lr=1e-2,
+                    negatives=16, patience=3),
+    "rp3beta": dict(neighbours=10),
+    "edlae": dict(lambda_reg=10.0),
+    "gfcf": dict(factors=4),
+    "multvae": dict(hidden=32, latent=8, epochs=60, batch_size=16, lr=1e-2, anneal_steps=100),
 }
 
 
@@ -221,14 +240,121 @@ def test_matcher_history_and_user_features():
                                                  user_features=user_feats)
     hist = model.history_
     n_epochs = len(hist["train_loss"])
-    assert 1 <= n_epochs <= 15 and len(hist["val_ndcg"]) == len(hist["val_loss"]) == n_epochs
+    assert 1 <= n_epochs <= 15 and len(hist["val_ndcg"]) == n_epochs
     assert 0 <= hist["best_epoch"] < n_epochs
+    assert len(hist["refit_train_loss"]) == hist["best_epoch"] + 1  # refit for the best count
     # A new user with no history, described only by user features, still gets a ranking.
     empty = sp.csr_matrix((1, N_ITEMS), dtype=np.float32)
     ids, _ = model.recommend(np.array([-1]), empty, k=5, user_features=np.array([[0.0, 1.0]]))
     assert (cluster[ids[0]] == 1).mean() >= 0.8
     with pytest.raises(UnknownIdError):
         model.score(np.array([-1]), user_items=empty)  # user features needed for a new user
+
+
+def _planted(seed: int = 0, n_users: int = 200, n_items: int = 120, n_groups: int = 4):
+    """Taste groups with popularity that misleads: each group likes its own quarter of the
+    catalog; the globally most liked items are those of the largest group, which the others
+    never touch. Content is pure noise, so only the learned embeddings can carry the groups."""
+    rng = np.random.default_rng(seed)
+    group = rng.choice(n_groups, n_users, p=[0.4, 0.2, 0.2, 0.2])
+    cluster = np.arange(n_items) % n_groups
+    train, held = np.zeros((n_users, n_items), np.float32), np.zeros((n_users, n_items))
+    for u in range(n_users):
+        own = rng.permutation(np.flatnonzero(cluster == group[u]))[:16]
+        train[u, own[:12]], held[u, own[12:]] = 1.0, 1.0
+    return (sp.csr_matrix(train), sp.csr_matrix(held),
+            rng.standard_normal((n_items, 4)).astype(np.float32))
+
+
+@pytest.mark.slow
+def test_matcher_learns_beyond_popularity_when_content_is_noise():
+    train, held, noise = _planted()
+    model = Matcher(hidden=(32,), embedding_dim=16, epochs=40, batch_size=32, lr=1e-2,
+                    negatives=32, patience=5).fit(train, item_features=noise)
+    users = np.arange(train.shape[0])
+    ndcg = {}
+    for name, fitted in (("matcher", model), ("popularity", Popularity().fit(train))):
+        ids, _ = fitted.recommend(users, train, k=10)
+        ndcg[name] = ndcg_at_k(ids, held, 10)
+    assert ndcg["matcher"] > ndcg["popularity"] + 0.2, ndcg
+
+
+def test_matcher_scores_unseen_items_from_content_alone():
+    """New clips (never in training) get scores from content: each group prefers its own."""
+    train, _, features, group, _ = DATA
+    model = fit(build("matcher"))
+    new = np.array([[1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0]], np.float32)  # one per cluster
+    scores = model.score_new_items(np.arange(N_USERS), new)               # (n_users, 2)
+    assert scores.shape == (N_USERS, 2)
+    assert (scores.argmax(1) == group).mean() > 0.9
+    anonymous = model.score_new_items(np.array([-1]), new, user_items=train[[0]])
+    assert anonymous.argmax(1)[0] == group[0]  # a history with no user id works too
+    with pytest.raises(ConfigError):
+        model.score_new_items(np.array([0]), np.ones((1, 3), np.float32))
+
+
+def test_matcher_rejects_bad_options():
+    for bad in (dict(loss="hinge"), dict(mask_fraction=1.0), dict(id_dropout=1.0)):
+        with pytest.raises(ConfigError):
+            fit(Matcher(**bad))
+
+
+def test_matcher_bpr_loss_learns_the_clusters():
+    train, held, _, group, cluster = DATA
+    model = fit(Matcher(**{**FAST_PARAMS["matcher"], "loss": "bpr"}))
+    scores = model.score(np.arange(N_USERS))
+    own = scores[np.arange(N_USERS)[:, None], np.flatnonzero(cluster == 1)[None, :]].mean(1)
+    other = scores[np.arange(N_USERS)[:, None], np.flatnonzero(cluster == 0)[None, :]].mean(1)
+    assert ((own > other) == (group == 1)).mean() > 0.9
+
+
+def test_validation_split_is_the_stratified_split():
+    train = DATA[0]
+    fit_part, val_part = validation_split(train, 0.25, seed=3)
+    assert fit_part.shape == val_part.shape == train.shape
+    assert (fit_part + val_part != train).nnz == 0 and fit_part.multiply(val_part).nnz == 0
+    n = np.diff(train.indptr)
+    assert (np.diff(val_part.indptr) == n - np.clip(np.round(0.75 * n), 1, n - 1)).all()
+    again, _ = validation_split(train, 0.25, seed=3)
+    assert (again != fit_part).nnz == 0
+    with pytest.raises(ConfigError):
+        validation_split(train, 1.5, seed=0)
+
+
+def test_edlae_without_dropout_is_ease_and_dlae_solves_its_system():
+    x = DATA[0]
+    ease = EASE(lambda_reg=10.0).fit(x)
+    np.testing.assert_allclose(EDLAE(lambda_reg=10.0, dropout=0.0).fit(x).item_weights_,
+                               ease.item_weights_, atol=1e-4)
+    dlae = EDLAE(lambda_reg=10.0, dropout=0.3, zero_diagonal=False).fit(x)
+    gram = (x.T @ x).toarray().astype(np.float64)
+    penalty = np.diag(10.0 + 0.3 / 0.7 * np.diag(gram))
+    np.testing.assert_allclose((gram + penalty) @ dlae.item_weights_, gram, atol=1e-3)
+
+
+def test_rp3beta_matches_the_dense_walk():
+    x = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 1, 1, 0], [0, 1, 1, 1], [0, 0, 1, 1]],
+                               np.float32))
+    model = RP3beta(alpha=1.0, beta=0.5, neighbours=3).fit(x)
+    dense = x.toarray()
+    walk = (dense.T / dense.T.sum(1, keepdims=True)) @ (dense / dense.sum(1, keepdims=True))
+    walk = walk / np.sqrt(dense.sum(0))[None, :]
+    np.fill_diagonal(walk, 0.0)
+    np.testing.assert_allclose(model.similarity_.toarray(), walk, rtol=1e-5)
+
+
+def test_gfcf_linear_part_is_the_normalised_item_graph():
+    x = DATA[0]
+    model = GFCF(ideal_weight=0.0).fit(x)
+    dense = x.toarray()
+    norm = dense / np.sqrt(dense.sum(1, keepdims=True)) / np.sqrt(np.maximum(dense.sum(0), 1))
+    np.testing.assert_allclose(model.item_graph_, norm.T @ norm, atol=1e-5)
+
+
+def test_multvae_loss_decreases():
+    model = fit(build("multvae"))
+    losses = model.history_["train_loss"]
+    assert len(losses) == FAST_PARAMS["multvae"]["epochs"] and losses[-1] < losses[0]
 
 
 def test_content_to_cf_scores_new_items():

@@ -4,11 +4,15 @@ from __future__ import annotations
 from .base import NotFittedError, Recommender
 from .bpr import BPR
 from .content import ContentCosine
+from .dlae import EDLAE
 from .ease import EASE
+from .gfcf import GFCF
 from .item_knn import ItemKNN
 from .matcher import Matcher
+from .multvae import MultVAE
 from .popularity import Popularity
 from .projection import ContentToCF
+from .rp3beta import RP3beta
 
 MODELS: dict[str, type[Recommender]] = {
     "popularity": Popularity,
@@ -18,7 +22,11 @@ MODELS: dict[str, type[Recommender]] = {
     "content": ContentCosine,
     "matcher": Matcher,
     "content_to_cf": ContentToCF,
+    "rp3beta": RP3beta,
+    "edlae": EDLAE,
+    "gfcf": GFCF,
+    "multvae": MultVAE,
 }
 
-__all__ = ["MODELS", "BPR", "ContentCosine", "ContentToCF", "EASE", "ItemKNN", "Matcher",
-           "NotFittedError", "Popularity", "Recommender"]
+__all__ = ["MODELS", "BPR", "ContentCosine", "ContentToCF", "EASE", "EDLAE", "GFCF", "ItemKNN",
+           "Matcher", "MultVAE", "NotFittedError", "Popularity", "RP3beta", "Recommender"]

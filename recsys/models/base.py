@@ -23,6 +23,9 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.evaluation.splits import stratified_split
+from recsys.users.interactions import IdMap, Interactions
+
 from ..errors import ConfigError, RecsysError, UnknownIdError
 
 _FORMAT = 1
@@ -269,3 +272,23 @@ def sample_negatives(user_items: sp.csr_matrix, users: np.ndarray, rng: np.rando
             break
         items[clash] = rng.integers(0, n_items, size=int(clash.sum()))
     return items.astype(np.int64)
+
+
+def validation_split(user_items: sp.csr_matrix, fraction: float, *, seed: int
+                     ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """Per-user hold-out of ``user_items`` (n_users, n_items) for early stopping and tuning.
+
+    A thin adapter over the project's one per-user split, `recsys.splits.stratified_split` with
+    ``ratio = 1 - fraction``: each user with two or more entries keeps ``round((1 - fraction) *
+    n_u)`` of them (at least one on each side) in the fit part. Returns ``(fit, val)``, two CSR
+    float32 matrices of the input's shape whose entries partition the input's (values kept).
+    """
+    if not 0 < fraction < 1:
+        raise ConfigError(f"validation fraction must be in (0, 1), got {fraction}")
+    coo = sp.coo_matrix(user_items)
+    n_users, n_items = coo.shape
+    events = Interactions(coo.row, coo.col, coo.data, np.zeros(coo.nnz, np.int64),
+                          IdMap(np.arange(n_users), kind="user"),
+                          IdMap(np.arange(n_items), kind="item"))
+    parts = stratified_split(events, ratio=1.0 - fraction, seed=seed)
+    return parts.train.to_csr(), parts.test.to_csr()

@@ -1,0 +1,75 @@
+"""Hyperparameter search for the MovieLens-100K benchmark, on validation data only.
+
+The benchmark's split (stratified 75/25, ``--seed``) is made first and its test part is never
+read: each candidate setting is fitted on a second stratified 75/25 split of the *training* part
+(seed + 1, the split `recsys.evaluate` itself uses to tune hybrid weights) and scored by NDCG@10
+on that split's held-out part. Prints one line per setting and the best per model; the chosen
+values are copied into ``SETTINGS`` in benchmarks/movielens.py.
+
+    python benchmarks/movielens_tune.py [--seed 42] [--models rp3beta,ease,...]
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+
+from benchmarks.movielens import fetch_data
+from recsys.evaluation.evaluate import evaluate
+from recsys.evaluation.splits import split
+from recsys.models import MODELS
+from recsys.users.datasets import load_movielens
+
+PROTOCOL = "stratified-75-25"
+#: model -> {parameter: candidate values}; every combination is tried.
+GRIDS = {
+    "item_knn": dict(neighbours=[100, 200, 400], shrink=[10.0, 50.0, 100.0]),
+    "ease": dict(lambda_reg=[100.0, 200.0, 300.0, 500.0, 800.0, 1200.0]),
+    "rp3beta": dict(alpha=[0.6, 0.8, 1.0], beta=[0.2, 0.3, 0.4, 0.5], neighbours=[100, 200]),
+    "edlae": dict(lambda_reg=[10.0, 50.0, 150.0], dropout=[0.1, 0.25, 0.4, 0.6]),
+    "gfcf": dict(factors=[32, 64], ideal_weight=[0.1, 0.3]),
+    "multvae": dict(epochs=[100, 200], dropout=[0.5], beta_max=[0.2]),
+}
+
+
+def candidates(grid: dict) -> list[dict]:
+    keys = list(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*grid.values())]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--models", default=",".join(GRIDS))
+    parser.add_argument("--grid", help="JSON {param: [values]} replacing the model's grid "
+                                       "(with one model)")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(1)  # as benchmarks/movielens.py
+    data = load_movielens(fetch_data())
+    train = split(data.interactions, PROTOCOL, seed=args.seed).train  # test part never used
+    best = {}
+    for name in [n.strip() for n in args.models.split(",") if n.strip()]:
+        grid = json.loads(args.grid) if args.grid else GRIDS[name]
+        for params in candidates(grid):
+            model = MODELS[name](**params, random_state=args.seed)
+            start = time.perf_counter()
+            result = evaluate(train, protocol=PROTOCOL, k=10, models={name: model},
+                              item_features=data.item_features, seed=args.seed + 1)
+            metrics = result["models"][name]["metrics"]
+            line = {"model": name, "params": params, "val_ndcg@10": round(metrics["ndcg@10"], 4),
+                    "val_recall@10": round(metrics["recall@10"], 4),
+                    "seconds": round(time.perf_counter() - start, 1)}
+            print(json.dumps(line), flush=True)
+            if name not in best or line["val_ndcg@10"] > best[name]["val_ndcg@10"]:
+                best[name] = line
+    print("best:", json.dumps(best, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""RP3beta (Paudel et al., 2017; Dacrema et al., 2019): a popularity-discounted 3-step random walk.
+
+The walk goes user -> item -> user -> item over the bipartite graph with row-normalised
+transition matrices ``P_ui`` (n_users, n_items) and ``P_iu`` (n_items, n_users), each entry
+raised to ``alpha``; the item-item matrix ``W = P_iu P_ui`` is divided column-wise by the
+arrival item's popularity to the power ``beta`` (so that the walk does not always end on the
+blockbusters), and only each row's ``neighbours`` largest entries are kept. ``score = X_u W``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import ConfigError
+from .base import Recommender, top_k
+from .item_knn import _cat
+
+_CHUNK_CELLS = 4_000_000  # dense cells per block when picking neighbours (~16 MB float32)
+
+
+class RP3beta(Recommender):
+    """Item-item random-walk model; ``similarity_`` (n_items, n_items) CSR, row j: j's targets.
+
+    Parameters
+    ----------
+    alpha : float
+        Exponent on the transition probabilities (1 is the plain walk).
+    beta : float
+        Popularity discount: column i is divided by ``popularity_i ** beta`` (0: none).
+    neighbours : int
+        Entries kept per row of the item-item matrix.
+    random_state : int
+        Unused (deterministic); kept so every model takes it.
+    """
+
+    def __init__(self, alpha: float = 1.0, beta: float = 0.5, neighbours: int = 200,
+                 random_state: int = 0):
+        self.alpha = alpha
+        self.beta = beta
+        self.neighbours = neighbours
+        self.random_state = random_state
+
+    def fit(self, user_items: sp.csr_matrix, *, item_features: np.ndarray | None = None,
+            user_features: np.ndarray | None = None) -> RP3beta:
+        if self.alpha <= 0 or self.beta < 0 or self.neighbours < 1:
+            raise ConfigError("RP3beta needs alpha > 0, beta >= 0 and neighbours >= 1")
+        user_items = self._remember(user_items)
+        binary = user_items.copy()
+        binary.data[:] = 1.0
+        p_ui = _row_normalise(binary).power(self.alpha)            # (n_users, n_items)
+        p_iu = _row_normalise(binary.T.tocsr()).power(self.alpha)  # (n_items, n_users)
+        popularity = np.asarray(binary.sum(0)).ravel()             # (n_items,) users per item
+        discount = np.power(np.maximum(popularity, 1.0), -self.beta).astype(np.float32)
+        walk = (p_iu @ p_ui).tocsr()                               # (n_items, n_items)
+        k = min(self.neighbours, self.n_items_ - 1)
+        rows, cols, vals = [], [], []
+        step = max(1, _CHUNK_CELLS // max(self.n_items_, 1))
+        for start in range(0, self.n_items_, step):
+            stop = min(start + step, self.n_items_)
+            block = walk[start:stop].toarray() * discount[None, :]  # (b, n_items)
+            block[np.arange(stop - start), np.arange(start, stop)] = 0.0  # no self-loop
+            if k < 1:
+                continue
+            top = np.argpartition(-block, k - 1, axis=1)[:, :k]
+            top_vals = np.take_along_axis(block, top, axis=1)
+            keep = top_vals > 0
+            rows.append(np.repeat(np.arange(start, stop), k)[keep.ravel()])
+            cols.append(top[keep])
+            vals.append(top_vals[keep])
+        self.similarity_ = sp.csr_matrix(
+            (_cat(vals, np.float32), (_cat(rows, np.int64), _cat(cols, np.int64))),
+            shape=(self.n_items_, self.n_items_))
+        return self
+
+    def score(self, user_idx: np.ndarray, *, user_items: sp.csr_matrix | None = None,
+              user_features: np.ndarray | None = None) -> np.ndarray:
+        history = self._history(np.atleast_1d(np.asarray(user_idx, dtype=np.int64)), user_items)
+        return np.asarray((history @ self.similarity_).todense(), dtype=np.float32)
+
+    def similar_items(self, item_idx: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` walk targets of each item; -1 pads."""
+        self._check_fitted()
+        sims = self.similarity_[np.atleast_1d(item_idx)].toarray()
+        sims[sims <= 0] = -np.inf
+        return top_k(sims, k)
+
+
+def _row_normalise(mat: sp.csr_matrix) -> sp.csr_matrix:
+    """Rows scaled to sum to 1 (empty rows stay empty)."""
+    sums = np.asarray(mat.sum(1)).ravel()
+    return sp.diags(1.0 / np.maximum(sums, 1e-12)).astype(np.float32) @ mat
