@@ -1,6 +1,6 @@
 """Labelled understanding benchmark: do the shown themes, emotions and styles agree with a person?
 
-    PYTHONPATH=. .venv/bin/python benchmarks/understanding.py [--split tuning|test|all]
+    .venv/bin/python benchmarks/understanding.py [--split tuning|test|all]
         [--fit] [--out reports/understanding.md] [--worst 10]
 
 Clips: every clip of ``sample_data/`` and ``../shared/media/`` and the extra real clips in
@@ -149,7 +149,33 @@ def analysed_signals(rows: list[dict], *, log=print) -> dict[str, tuple[Signals,
             save_signals(file, a.signals, {"kind": a.kind, "timings_ms": a.timings_ms, "top_audio": a.top_audio,
                                            "top_image": a.top_image, "transcript": a.transcript})
         out[key(r)] = load_signals(file)
+        _add_music_tags(path, out[key(r)][0])
     return out
+
+
+def _add_music_tags(path: Path, s: Signals) -> None:
+    """Put the music tagger's evidence in ``s.extra_probs`` as the analysis does (same gate, same
+    patch budget), from a cache of its own so older Signals caches stay valid."""
+    from recsys.analysis.analyzer import AnalysisConfig, music_tag_probs
+    from recsys.encoders.audio import get_audio_encoder
+
+    cfg = AnalysisConfig()
+    names = get_audio_encoder("cpu").class_names
+    if s.audio_peak is None or float(s.audio_peak[names.index("Music")]) < cfg.music_threshold:
+        return
+    file = _cache_file(path).with_name(f"{_sha1(path)}-musicnn-p{cfg.music_patches}.npz")
+    if not file.exists():
+        from recsys.encoders.musicnn import get_music_tagger
+        from recsys.media.decode import decode
+
+        tags = get_music_tagger("cpu").tag(decode(path).audio, max_patches=cfg.music_patches)
+        probs = music_tag_probs(tags)
+        np.savez_compressed(file, **{name: p for name, (_, p) in probs.items()})
+    from recsys.encoders.musicnn import MSD_TAGS, MTT_TAGS
+
+    with np.load(file, allow_pickle=False) as z:
+        s.extra_probs = {"musicnn_msd": (list(MSD_TAGS), z["musicnn_msd"]),
+                         "musicnn_mtt": (list(MTT_TAGS), z["musicnn_mtt"])}
 
 
 def key(row: dict) -> str:

@@ -211,6 +211,24 @@ def test_a_further_classifier_plugs_in_by_map_file(tmp_path, drum_space):
     assert u.emotions[0].label == "sad"
 
 
+def test_the_music_tagger_names_genre_and_mood_through_its_map_files(drum_space):
+    """musicnn's MSD tags reach styles and emotions through assets/label_maps/musicnn_msd.csv, with
+    evidence a person can check; without music in the sound they do nothing."""
+    from recsys.encoders.musicnn import MSD_TAGS
+
+    msd = np.full(len(MSD_TAGS), 0.02, np.float32)
+    msd[list(MSD_TAGS).index("jazz")], msd[list(MSD_TAGS).index("Mellow")] = 0.85, 0.7
+    music = _scores(DRUM_NAMES, Music=0.9)
+    u = understand(Signals(audio_scores=music, audio_peak=music, duration_s=30.0,
+                           extra_probs={"musicnn_msd": (list(MSD_TAGS), msd)}), drum_space)
+    assert u.styles[0].label == "jazz" and any("music tagger: jazz 0.85" in e for e in u.styles[0].evidence)
+    assert u.score("emotions", "calm") > u.score("emotions", "excited")
+    noise = _scores(DRUM_NAMES, White_noise=0.8)
+    u = understand(Signals(audio_scores=noise, audio_peak=noise, duration_s=30.0,
+                           extra_probs={"musicnn_msd": (list(MSD_TAGS), msd)}), drum_space)
+    assert u.score("styles", "jazz") == 0.0, "genre needs music in the sound"
+
+
 @pytest.mark.slow
 def test_real_shared_clips_get_evidence_first_labels(shared_media):
     """Real models on real clips: a frame-drum hit is a drum hit (never birds), rain is weather

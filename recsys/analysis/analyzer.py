@@ -234,6 +234,7 @@ class Analyzer:
         if signals.audio_peak is not None and self._has_music(signals.audio_peak, enc["audio"].class_names):
             with _timer(timings, "music", on_stage):
                 music = enc["music"].tag(media.audio, max_patches=self.config.music_patches)
+                signals.extra_probs.update(music_tag_probs(music))
             deadline.check("music")
 
         with _timer(timings, "text", on_stage):
@@ -275,6 +276,17 @@ class Analyzer:
     def _wants_transcript(self, speech_fraction: float) -> bool:
         mode = self.config.transcribe
         return mode == "always" or (mode == "auto" and speech_fraction >= self.config.speech_threshold)
+
+
+def music_tag_probs(music: MusicTags) -> dict[str, tuple[list[str], np.ndarray]]:
+    """The tagger's evidence for understanding: ``Signals.extra_probs`` entries named after the
+    label maps (``assets/label_maps/musicnn_{msd,mtt}.csv``), each tag's mean of its clip mean and
+    peak over patches (as the AudioSet evidence is)."""
+    out = {}
+    for name, tags in (("musicnn_msd", music.msd), ("musicnn_mtt", music.mtt)):
+        if tags is not None:
+            out[name] = (list(tags.tag_names), (0.5 * (tags.mean + tags.peak)).astype(np.float32))
+    return out
 
 
 def _music_classes(music: MusicTags | None) -> dict[str, list[dict]]:

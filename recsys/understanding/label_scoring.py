@@ -63,7 +63,9 @@ AUDIOSET_DOWNWEIGHT = {"Music": 0.0, "Speech": 0.1, "Silence": 0.0, "Inside, sma
 # Class probabilities below the floor are not evidence: YAMNet's sigmoid scores of absent classes
 # sit around 0.001-0.02, and ImageNet softmax spreads ~0.001 over hundreds of classes; summed by
 # noisy-OR over a big subtree (59 bird classes) that noise would look like a real detection.
-PROB_FLOOR = {"audioset": 0.03, "imagenet": 0.02}
+PROB_FLOOR = {"audioset": 0.03, "imagenet": 0.02, "musicnn_msd": 0.05, "musicnn_mtt": 0.05}
+# How evidence from plug-in classifiers is named to people ("music tagger: mellow 0.62").
+EXTRA_DISPLAY = {"musicnn_msd": "music tagger", "musicnn_mtt": "music tagger"}
 DEFAULT_FLOOR = 0.03
 TEXT_CAP, CONSE_CAP = 0.35, 0.25      # most that title/transcript text, or name similarity, can add
 TEXT_COS0, TEXT_COS1 = 0.35, 0.65     # MiniLM cosine: below 0.35 unrelated; 0.65 and up a clear match
@@ -275,7 +277,7 @@ class SemanticSpace:
         """The map of a plug-in classifier (cached per class list)."""
         key = (name, tuple(class_names))
         if key not in self._extra_maps:
-            self._extra_maps[key] = ClassifierMap(name, list(class_names))
+            self._extra_maps[key] = ClassifierMap(name, list(class_names), display=EXTRA_DISPLAY.get(name))
         return self._extra_maps[key]
 
     def conse(self, probs: np.ndarray, which: str, *, top_k: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -317,11 +319,16 @@ def label_group(facet: str, label: str) -> str:
 class FacetCalibration:
     """Platt scaling on the raw score's logit: p = sigmoid(a * logit(raw) + b); shown if p >= threshold.
 
-    ``groups`` optionally holds (a, b) per label group (:func:`label_group`)."""
+    ``groups`` optionally holds (a, b) per label group (:func:`label_group`); ``group_thresholds``
+    a display threshold per group where it differs from the facet's."""
     a: float = 1.0
     b: float = 0.0
     threshold: float = 0.5
     groups: dict = field(default_factory=dict)
+    group_thresholds: dict = field(default_factory=dict)
+
+    def threshold_for(self, group: str) -> float:
+        return float(self.group_thresholds.get(group, self.threshold))
 
     def __call__(self, raw: np.ndarray, group: str | None = None) -> np.ndarray:
         a, b = self.groups.get(group, (self.a, self.b)) if group else (self.a, self.b)
@@ -341,13 +348,14 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, FacetCalibratio
     for f in FACETS:
         d = data.get(f, {})
         out[f] = FacetCalibration(**{k: v for k, v in d.items() if k in ("a", "b", "threshold")},
-                                  groups={g: (v["a"], v["b"]) for g, v in d.get("groups", {}).items()})
+                                  groups={g: (v["a"], v["b"]) for g, v in d.get("groups", {}).items()},
+                                  group_thresholds=dict(d.get("group_thresholds", {})))
     return out
 
 
 def fit_calibration(signals: list[Signals], judged: list[dict[str, tuple[set[str], set[str]]]],
                     space: SemanticSpace, path: Path = CALIBRATION_FILE, *, top_k: int = 3,
-                    max_wrong: float = 0.02, thresholds=np.arange(0.35, 0.81, 0.05)) -> Path:
+                    max_wrong: float = 0.02, thresholds=np.arange(0.25, 0.81, 0.05)) -> Path:
     """Fit each facet's Platt parameters and display threshold on labelled clips; write ``path``.
 
     ``judged[i][facet]`` is (labels a person accepts, labels a person calls plainly wrong) for clip
@@ -384,18 +392,38 @@ def fit_calibration(signals: list[Signals], judged: list[dict[str, tuple[set[str
             lr = LogisticRegression(C=10.0).fit(np.log(x / (1 - x))[:, None], y)
             a0, b0 = max(float(lr.coef_[0, 0]), 0.05), float(lr.intercept_[0])
         cal = FacetCalibration(a0, b0, groups=params)
+        probs = [cal.labels(raw[f], groups) for raw in raws]
+        group_of = np.asarray(groups)
+
+        def wrong_top1(thr: dict[str, float]) -> int:
+            """Clips whose shown top-1 (best calibrated label above its group's threshold) is wrong."""
+            wrong = 0
+            for p, jd in zip(probs, judged):
+                cut = np.array([thr[g] for g in group_of])
+                shown_p = np.where(p >= cut, p, -1.0)
+                j = int(np.argmax(shown_p))
+                wrong += bool(shown_p[j] >= 0 and names[j] in jd[f][1])
+            return wrong
+
+        budget = max_wrong * len(raws)
         chosen = float(thresholds[-1])
         for t in thresholds:
-            wrong = 0
-            for raw, jd in zip(raws, judged):
-                p = cal.labels(raw[f], groups)
-                j = int(np.argmax(p))
-                wrong += bool(p[j] >= t and names[j] in jd[f][1])
-            if wrong <= max_wrong * len(raws):
+            if wrong_top1(dict.fromkeys(set(groups), float(t))) <= budget:
                 chosen = float(t)
                 break
+        # Then each group as low as the facet's wrong budget allows (abstaining is not free): a
+        # family whose evidence is reliable (speech, sound types) need not wait on a weaker one.
+        thr = dict.fromkeys(set(groups), chosen)
+        for g in sorted(set(groups)):
+            for t in thresholds:
+                if t >= thr[g]:
+                    break
+                if wrong_top1({**thr, g: float(t)}) <= budget:
+                    thr[g] = float(t)
+                    break
         out[f] = {"a": round(a0, 4), "b": round(b0, 4), "threshold": round(chosen, 2), "n": int(len(y)),
                   "accepted": int(y.sum()),
+                  "group_thresholds": {g: round(t, 2) for g, t in sorted(thr.items()) if t != chosen},
                   "groups": {g: {"a": round(a, 4), "b": round(b, 4), **stats[g]} for g, (a, b) in params.items()}}
     path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     space.calibration = load_calibration(path)
@@ -593,6 +621,13 @@ _MOOD_VA = {"Happy music": (0.8, 0.4), "Music for children": (0.6, 0.3), "Sad mu
             "Tender music": (0.5, -0.5), "Exciting music": (0.4, 0.8), "Angry music": (-0.7, 0.8),
             "Scary music": (-0.8, 0.5), "Lullaby": (0.4, -0.8), "Ambient music": (0.2, -0.6),
             "New-age music": (0.3, -0.6)}
+# musicnn tags (MSD: Last.fm moods; MTT: tempo and character) as (valence, arousal) directions.
+_TAGGER_MOOD_VA = {"happy": (0.8, 0.4), "sad": (-0.8, -0.4), "Mellow": (0.3, -0.6), "chill": (0.3, -0.6),
+                   "chillout": (0.3, -0.5), "easy listening": (0.4, -0.4), "party": (0.6, 0.8),
+                   "beautiful": (0.5, -0.3), "sexy": (0.4, 0.1), "catchy": (0.5, 0.4), "ambient": (0.1, -0.7),
+                   "heavy metal": (-0.5, 0.9), "metal": (-0.4, 0.8), "hard rock": (-0.1, 0.8), "punk": (-0.1, 0.8),
+                   "fast": (0.1, 0.7), "slow": (0.0, -0.6), "soft": (0.3, -0.6), "quiet": (0.1, -0.6),
+                   "dance": (0.5, 0.7), "techno": (0.2, 0.7), "new age": (0.3, -0.6), "weird": (-0.3, 0.2)}
 VA_SIGMA = 0.45
 VA_PRIOR = 1.0
 VA_CENTRE_LABELS = {"neutral", "mysterious", "nostalgic"}  # near (0, 0): a VA point cannot single them out
@@ -641,6 +676,15 @@ def valence_arousal(s: Signals, audio_index: dict[str, int], ctx: _Context | Non
                 w = 4.0 * p
                 val.append((mv, w, f"AudioSet: {name} {p:.2f}"))
                 aro.append((ma, w, f"AudioSet: {name} {p:.2f}"))
+    for name, (class_names, probs) in (s.extra_probs or {}).items():
+        if not name.startswith("musicnn") or (ctx is not None and ctx.silent):
+            continue
+        for tag, p in zip(class_names, np.asarray(probs, np.float32)):
+            if tag in _TAGGER_MOOD_VA and p >= 0.15:
+                mv, ma = _TAGGER_MOOD_VA[tag]
+                w = 3.0 * float(p) * music
+                val.append((mv, w, f"music tagger: {tag} {p:.2f}"))
+                aro.append((ma, w, f"music tagger: {tag} {p:.2f}"))
     if s.text_sentiment is not None and abs(s.text_sentiment) > 0.05:
         val.append((s.text_sentiment, 0.5, f"text sentiment {s.text_sentiment:+.2f}"))
     if v is not None:
@@ -692,7 +736,8 @@ def understand(signals: Signals, space: SemanticSpace) -> Understanding:
             scored.append(LabelScore(lab.name, float(probs[j]), tuple(dict.fromkeys(t for _, t in items))[:3]))
         scored.sort(key=lambda x: -x.score)
         every[facet] = scored
-        shown[facet] = [x for x in scored if x.score >= cal.threshold and x.score > 0][:MAX_SHOWN]
+        shown[facet] = [x for x in scored
+                        if x.score > 0 and x.score >= cal.threshold_for(label_group(facet, x.label))][:MAX_SHOWN]
         if not shown[facet]:
             abstain[facet] = _abstain_reason(facet, scored, ctx, signals)
     notes = _notes(signals, ctx)
