@@ -19,7 +19,7 @@ from benchmarks.bench.harness import (
 from benchmarks.bench.synthetic import bench_clips
 from recsys.errors import RecsysError
 
-STAGES = ("load_models", "decode", "frames", "sound", "text", "understanding", "total")
+STAGES = ("load_models", "decode", "frames", "sound", "music", "text", "understanding", "total")
 
 
 def cold_analysis(path: str, device: str, transcribe: str = "never") -> dict:
