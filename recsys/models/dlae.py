@@ -14,12 +14,13 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from ..errors import ConfigError
-from .base import Recommender
-from .ease import MAX_ITEMS
+from .ease import EASE, MAX_ITEMS
 
 
-class EDLAE(Recommender):
+class EDLAE(EASE):
     """Dropout-emphasised linear autoencoder; ``item_weights_`` (n_items, n_items), score X_u B.
+
+    Scores as :class:`EASE`; only the penalty (and so ``item_weights_``) differs.
 
     Parameters
     ----------
@@ -64,12 +65,3 @@ class EDLAE(Recommender):
                 regularised, np.diag(penalty), assume_a="pos", check_finite=False)
         self.item_weights_ = weights.astype(np.float32)
         return self
-
-    def score(self, user_idx: np.ndarray, *, user_items: sp.csr_matrix | None = None,
-              user_features: np.ndarray | None = None) -> np.ndarray:
-        history = self._history(np.atleast_1d(np.asarray(user_idx, dtype=np.int64)), user_items)
-        return np.asarray(history @ self.item_weights_, dtype=np.float32)
-
-    def _item_vectors(self) -> np.ndarray:
-        self._check_fitted()
-        return self.item_weights_.T

@@ -12,14 +12,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import ConfigError
-from .base import Recommender, top_k
-from .item_knn import _cat
+from .item_knn import ItemKNN, _cat
 
 _CHUNK_CELLS = 4_000_000  # dense cells per block when picking neighbours (~16 MB float32)
 
 
-class RP3beta(Recommender):
+class RP3beta(ItemKNN):
     """Item-item random-walk model; ``similarity_`` (n_items, n_items) CSR, row j: j's targets.
+
+    Scores and ``similar_items`` as :class:`ItemKNN` (``X_u W`` over the kept entries); only the
+    item-item matrix differs.
 
     Parameters
     ----------
@@ -71,18 +73,6 @@ class RP3beta(Recommender):
             (_cat(vals, np.float32), (_cat(rows, np.int64), _cat(cols, np.int64))),
             shape=(self.n_items_, self.n_items_))
         return self
-
-    def score(self, user_idx: np.ndarray, *, user_items: sp.csr_matrix | None = None,
-              user_features: np.ndarray | None = None) -> np.ndarray:
-        history = self._history(np.atleast_1d(np.asarray(user_idx, dtype=np.int64)), user_items)
-        return np.asarray((history @ self.similarity_).todense(), dtype=np.float32)
-
-    def similar_items(self, item_idx: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` walk targets of each item; -1 pads."""
-        self._check_fitted()
-        sims = self.similarity_[np.atleast_1d(item_idx)].toarray()
-        sims[sims <= 0] = -np.inf
-        return top_k(sims, k)
 
 
 def _row_normalise(mat: sp.csr_matrix) -> sp.csr_matrix:
