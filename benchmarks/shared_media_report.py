@@ -8,8 +8,9 @@ and the leave-one-out accuracy table) and ``<out>.json`` (per-clip results witho
 Leave-one-out nearest neighbour: each audio clip is labelled with a coarse category from its
 ``labels`` in catalog.csv (rules in ``COARSE_RULES``, first match wins); a clip counts as correct
 when its nearest other clip by cosine has the same category. Compared: the item ``embedding``
-computed with no text (the file names would leak the labels), its audio block alone, and a
-baseline of standardised 13-d MFCC means.
+computed with no text (the file names would leak the labels), the same without its music
+block (musicnn), its audio block alone, its music block alone, and a baseline of standardised
+13-d MFCC means.
 """
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def main() -> int:
     analyzer.encoders()
     print(f"models loaded in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     rows, records = [], []
-    audio_vecs, audio_only, mfcc, cats = [], [], [], []
+    audio_vecs, no_music, audio_only, music_only, mfcc, cats = [], [], [], [], [], []
     for r in catalog.itertuples():
         try:
             a = analyzer.analyze(args.media / r.path, metadata=ClipMetadata())
@@ -80,12 +81,16 @@ def main() -> int:
         if r.kind == "audio":
             cats.append(coarse_category(r.labels))
             audio_vecs.append(a.embedding)
+            no_music.append(item_vector(a.blocks, {**BLOCK_WEIGHTS, "music": 0.0}))
             audio_only.append(item_vector(a.blocks, {**{k: 0.0 for k in BLOCK_WEIGHTS}, "audio": 1.0}))
+            music_only.append(item_vector(a.blocks, {**{k: 0.0 for k in BLOCK_WEIGHTS}, "music": 1.0}))
             mfcc.append(np.asarray(a.audio.mfcc_mean))
     M = np.asarray(mfcc)
     M = (M - M.mean(0)) / np.maximum(M.std(0), 1e-9)
     acc = {"embedding (no text)": loo_accuracy(np.asarray(audio_vecs), cats),
+           "embedding without the music block": loo_accuracy(np.asarray(no_music), cats),
            "audio block only (YAMNet)": loo_accuracy(np.asarray(audio_only), cats),
+           "music block only (musicnn MSD; zero for clips without music)": loo_accuracy(np.asarray(music_only), cats),
            "baseline: MFCC means (standardised)": loo_accuracy(M, cats)}
     groups = pd.Series(cats).value_counts().to_dict()
     majority = max(groups.values()) / len(cats)
