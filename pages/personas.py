@@ -8,7 +8,7 @@ import streamlit as st
 from recsys.errors import RecsysError
 from recsys.understanding.label_key import LabelKey
 from recsys.understanding.label_scoring import label_names
-from recsys.users.personas import load_personas, persona_seed_items
+from recsys.users.personas import load_personas
 from ui import cache, state
 from ui.components import esc, feedback_summary, player, rec_cards, taste_figure
 from ui.state import Source
@@ -51,7 +51,7 @@ with left:
     st.caption("The persona's liked labels blended with the labels of its history (updates with your ratings).")
 with right:
     st.subheader("History")
-    seeds = persona_seed_items(persona, cat)
+    seeds = service.persona_seeds(persona)
     history = [(i, "seed") for i in seeds if i not in fb["disliked"]] + [(i, "you liked") for i in fb["liked"]]
     for item_id, why in history:
         with st.container(border=True):

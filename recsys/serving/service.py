@@ -70,7 +70,7 @@ class RecsysService:
 
     def persona_query(self, persona: Persona | str, *, liked: list[str] = (), disliked: list[str] = ()) -> Query:
         p = get_persona(persona) if isinstance(persona, str) else persona
-        seeds = persona_seed_items(p, self.catalog)
+        seeds = self.persona_seeds(p)
         liked_rows = [self.catalog.index(i) for i in (*seeds, *liked) if i not in disliked]
         disliked_rows = [self.catalog.index(i) for i in disliked]
         return query_from_history(self.catalog, liked_rows, disliked_rows, label=p.name,
@@ -96,6 +96,10 @@ class RecsysService:
         the catalog's index so it scales with the catalog; at most ``limit``."""
         rows, sims = self.catalog.similar(vector, k=limit)
         return set(rows[sims > 0.9999].tolist())
+
+    def persona_seeds(self, p: Persona) -> list[str]:
+        """The item ids a persona's recommendations start from (see :func:`persona_seed_items`)."""
+        return persona_seed_items(p, self.catalog, text_vec=self.persona_text_vector(p))
 
     def persona_text_vector(self, p: Persona) -> np.ndarray:
         from recsys.encoders.text import get_text_encoder

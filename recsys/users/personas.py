@@ -91,13 +91,18 @@ def taste_utility(label_scores: np.ndarray, taste: np.ndarray) -> np.ndarray:
     return (u - u.mean()) / (u.std() + 1e-9)
 
 
-def persona_seed_items(persona: Persona, catalog, k: int = 3) -> list[str]:
+def persona_seed_items(persona: Persona, catalog, k: int = 3, *, text_vec: np.ndarray | None = None) -> list[str]:
     """The persona's seed (history) items: listed ones present in the catalog, else the ``k``
-    items that best fit its taste and kind preference."""
+    items that best fit its taste and kind preference, and (with ``text_vec``, the persona's
+    (384,) description vector) whose title and description read like the persona's: labels alone
+    miss what the understanding abstains on (a cartoon's "animation" style)."""
     listed = [i for i in persona.seed_items if i in set(catalog.item_ids)]
     if listed:
         return listed
     u = taste_utility(catalog.label_scores, persona.taste()) + _kind_bonus(persona, catalog)
+    if text_vec is not None and np.any(text_vec):
+        cos = catalog.blocks["text"] @ np.asarray(text_vec, np.float32)   # (n_items,)
+        u = u + (cos - cos.mean()) / (cos.std() + 1e-9)
     return [catalog.item_ids[i] for i in np.argsort(-u)[:k]]
 
 
