@@ -149,6 +149,50 @@ def test_pick_catalog_item():
     assert item  # the picker lists catalog items
 
 
+@pytest.mark.parametrize("name,data,words", [
+    ("empty.mp4", b"", "empty"),
+    ("notes.mp4", b"a text file renamed .mp4\n" * 40, "not an audio or video file"),
+])
+def test_a_failed_upload_clears_the_previous_result(clip_bytes, name, data, words):
+    at = _app()
+    at.file_uploader[0].set_value(("good.mp4", clip_bytes, "video/mp4")).run()
+    assert at.session_state.clip is not None and _keys(at, "discover-like-")
+    at.file_uploader[0].set_value((name, data, "video/mp4")).run()
+    _ok(at)
+    assert len(at.error) == 1 and words in at.error[0].value and "corrupt" not in at.error[0].value.lower()
+    assert at.session_state.clip is None, "the previous clip's analysis must not stay under the error"
+    assert not _keys(at, "discover-like-") and not at.get("plotly_chart")
+    assert not any(h.value == "Recommendations" for h in at.subheader)
+    assert any("Not analysed" in i.value for i in at.info)
+
+
+def test_removing_the_file_clears_its_result(clip_bytes):
+    at = _app()
+    at.file_uploader[0].set_value(("good.mp4", clip_bytes, "video/mp4")).run()
+    assert _keys(at, "discover-like-")
+    at.file_uploader[0].set_value(None).run()
+    _ok(at)
+    assert at.session_state.clip is None and not _keys(at, "discover-like-") and not at.error
+    assert any("Upload a clip" in i.value for i in at.info)
+
+
+def test_a_catalog_file_uploaded_under_another_title_is_a_duplicate():
+    from ui import cache
+
+    cat = cache.get_service(cache.catalog_fingerprint()).catalog
+    item = cat.item_ids[0]
+    data = cat.media_path(item).read_bytes()
+    at = _app()
+    at.text_input(key="upload_title").set_value("Totally different title")
+    at.file_uploader[0].set_value(("renamed" + cat.media_path(item).suffix, data, "audio/mpeg")).run()
+    _ok(at)
+    assert at.session_state.clip.same_as == item
+    title = str(cat.items.iloc[0]["title"])
+    assert any("Already in the catalog as" in i.value and title in i.value for i in at.info)
+    assert "add_to_catalog" not in [b.key for b in at.button]
+    assert _keys(at, "discover-like-") and f"discover-like-{item}" not in _keys(at, "discover-like-")
+
+
 # --- Personas -----------------------------------------------------------------------------------
 
 def test_personas_page_and_feedback_updates_profile():
@@ -371,6 +415,20 @@ def test_a_clip_added_on_discover_joins_the_catalog_for_everyone(clip_bytes, mon
     other.toggle(key="catalog_added").set_value(True).run()
     _ok(other)
     assert list(other.dataframe[0].value["item_id"]) == [clip["clip_id"]]
+
+    # The same bytes under another title: "already in the catalog", not offered again, not
+    # recommended to itself; and a second add through the store returns the existing clip.
+    third = _app()
+    third.text_input(key="upload_title").set_value("Another title")
+    third.file_uploader[0].set_value(("copy.mp4", clip_bytes, "video/mp4")).run()
+    _ok(third)
+    assert any("Already in the catalog as" in i.value for i in third.info)
+    assert "add_to_catalog" not in [b.key for b in third.button]
+    assert f"discover-like-{clip['clip_id']}" not in _keys(third, "discover-like-")
+    with _open_store() as store:
+        assert store.clip_with_content(clip_bytes)["clip_id"] == clip["clip_id"]
+        assert store.add_clip(clip_bytes, title="Another title") == clip["clip_id"]
+        assert len(store.clips()) == 1
 
 
 # --- Upload limit -------------------------------------------------------------------------------

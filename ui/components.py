@@ -46,6 +46,17 @@ def player(preview: tuple[bytes | None, str]) -> None:
         st.audio(data, format=mime)
 
 
+def failure_box(name: str, problem: str, advice: str, detail: str) -> None:
+    """An upload that could not be analysed: what is wrong and what to try in plain words (see
+    :func:`recsys.errors.plain_message`), the library's one-line reason after them. One line."""
+    st.error(f"**{esc(problem)}** {esc(advice)} :gray[({esc(name)}: {esc(_strip_label(detail, name))})]",
+             icon=":material/error:")
+
+
+def _strip_label(detail: str, name: str) -> str:
+    return detail[len(name) + 2:] if detail.startswith(f"{name}: ") else detail
+
+
 # --- analysis panel ------------------------------------------------------------------------------
 
 def sound_figure(display: dict) -> go.Figure | None:

@@ -26,8 +26,12 @@ from recsys.errors import (
     EmptyMediaError,
     MediaError,
     MediaTimeoutError,
+    FrameTooLargeError,
     MediaTooLargeError,
     NoUsableStreamError,
+    NotMediaError,
+    TooShortMediaError,
+    UnsupportedCodecError,
     UnsupportedMediaError,
 )
 
@@ -161,8 +165,8 @@ def _decode_file(fileobj: BinaryIO, size: int, label: str, name: str | None, lim
         if fallback is not None:
             return fallback
         ext = Path(name or label).suffix.lower()
-        what = "corrupt or not a media file" if ext in MEDIA_EXTENSIONS else "not a recognised audio/video format"
-        raise UnsupportedMediaError(f"{label}: {what} ({ffmpeg_reason(err)})") from None
+        what = "not a media file, or damaged beyond recognition" if ext in MEDIA_EXTENSIONS else "not a recognised audio/video format"
+        raise NotMediaError(f"{label}: {what} ({ffmpeg_reason(err)})") from None
     except (OSError, ValueError, MemoryError) as err:
         raise CorruptMediaError(f"{label}: cannot be read ({err})") from None
     try:
@@ -248,7 +252,7 @@ def _is_cover_art(stream) -> bool:
 def _decode_container(container, label: str, limits: MediaLimits, deadline: Deadline) -> DecodedMedia:
     fmt = container.format.name.split(",")[0]
     if fmt in _REJECTED_FORMATS:
-        raise UnsupportedMediaError(f"{label}: a '{fmt}' file, not an audio or video clip")
+        raise NotMediaError(f"{label}: a '{fmt}' file, not an audio or video clip")
     videos = [s for s in container.streams.video if not _is_cover_art(s)]
     audios = list(container.streams.audio)
     # A stream whose codec FFmpeg cannot decode (unknown Matroska CodecID, unknown WAV format
@@ -257,10 +261,10 @@ def _decode_container(container, label: str, limits: MediaLimits, deadline: Dead
     audio = next((s for s in audios if s.codec_context is not None), None)
     if video is None and audio is None:
         if videos or audios:
-            raise UnsupportedMediaError(f"{label}: no decoder for its {'video' if videos else 'audio'} codec")
+            raise UnsupportedCodecError(f"{label}: no decoder for its {'video' if videos else 'audio'} codec")
         raise NoUsableStreamError(f"{label}: no audio or video stream")
     if video is not None and video.codec_context.width * video.codec_context.height > limits.max_pixels:
-        raise UnsupportedMediaError(
+        raise FrameTooLargeError(
             f"{label}: frame size {video.codec_context.width}x{video.codec_context.height} is over the limit")
     duration = _duration_s(container, video, audio)
     # Timestamps need not start at 0 (MPEG-TS captures, clips cut with their timestamps kept):
@@ -310,7 +314,7 @@ def _decode_container(container, label: str, limits: MediaLimits, deadline: Dead
         if duration >= limits.max_analysed_s - 0.5:
             out.warnings.append(f"duration unknown: analysed the first {duration:.0f} s")
     if duration < limits.min_duration_s:
-        raise EmptyMediaError(f"{label}: too short ({duration * 1000:.0f} ms) to analyse")
+        raise TooShortMediaError(f"{label}: too short ({duration * 1000:.0f} ms) to analyse")
     _pad_short(out, limits)
     # A cut-off file whose header still states the full length (a WAV data chunk, an MP4 with the
     # index in front, a WebM): FFmpeg decodes what is there and stops. Less than half of the
@@ -361,7 +365,7 @@ def _decode_with_sndfile(fileobj: BinaryIO, label: str, limits: MediaLimits,
             raise MediaTooLargeError(f"{label}: {duration / 3600:.1f} h long, over the "
                                      f"{limits.max_duration_s / 3600:.0f} h limit")
         if duration < limits.min_duration_s:
-            raise EmptyMediaError(f"{label}: too short ({duration * 1000:.0f} ms) to analyse")
+            raise TooShortMediaError(f"{label}: too short ({duration * 1000:.0f} ms) to analyse")
         windows = analysis_windows(duration, limits)
         pieces = []
         try:

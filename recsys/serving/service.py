@@ -7,6 +7,7 @@ kinds of request: a clip, a persona (optionally with extra likes/dislikes), a kn
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,9 @@ class RecsysService:
         self.hybrid = hybrid
         self.interactions = interactions
         self._analyzer = analyzer
+        self._content_lock = threading.Lock()
+        self._sizes: dict[int, list[int]] | None = None   # file size -> catalog rows
+        self._sha: dict[int, str] = {}                       # row -> sha256 of its media file
 
     @property
     def analyzer(self):
@@ -64,9 +68,41 @@ class RecsysService:
         return self._analyzer
 
     # -- queries -------------------------------------------------------------------------------
-    def clip_query(self, analysis) -> Query:
-        # A clip that is itself in the catalog should not recommend itself.
-        return query_from_analysis(analysis, exclude=self._duplicates(analysis.embedding))
+    def clip_query(self, analysis, *, same_content: str | None = None) -> Query:
+        """A query for an analysed clip. A clip that is itself in the catalog does not recommend
+        itself: neither items with the same vector nor ``same_content`` (the item id with the same
+        bytes, see :meth:`item_with_content`, whatever its title)."""
+        exclude = self._duplicates(analysis.embedding)
+        if same_content is not None:
+            exclude.add(self.catalog.index(same_content))
+        return query_from_analysis(analysis, exclude=exclude)
+
+    def item_with_content(self, sha256: str, size: int) -> str | None:
+        """The id of a catalog item whose media file holds exactly the bytes with this sha256 hex
+        digest and length (``hashlib.sha256(data).hexdigest(), len(data)``), or None.
+
+        Compares sizes first (one ``stat`` per item, once per service), then hashes only the
+        files of the same size (each once); a missing file is skipped."""
+        with self._content_lock:
+            if self._sizes is None:
+                sizes: dict[int, list[int]] = {}
+                for row in range(len(self.catalog)):
+                    try:
+                        sizes.setdefault(self.catalog.media_path(row).stat().st_size, []).append(row)
+                    except (OSError, ValueError):
+                        continue
+                self._sizes = sizes
+            for row in self._sizes.get(int(size), []):
+                if row not in self._sha:
+                    from recsys.catalog.feature_cache import file_hash
+
+                    try:
+                        self._sha[row] = file_hash(self.catalog.media_path(row))
+                    except OSError:
+                        self._sha[row] = ""
+                if self._sha[row] == sha256:
+                    return self.catalog.item_ids[row]
+        return None
 
     def persona_query(self, persona: Persona | str, *, liked: list[str] = (), disliked: list[str] = ()) -> Query:
         p = get_persona(persona) if isinstance(persona, str) else persona
