@@ -36,8 +36,9 @@ st.caption("Upload an audio or video clip, or pick one from the catalog: the app
            "sound and text encoders, infers themes, emotions and styles, and ranks the catalog.")
 
 
-STAGE_NOTES = {"load_models": "models ready", "decode": "decoded", "frames": "frames encoded",
-               "sound": "sound encoded", "text": "text encoded", "understanding": "themes, emotions, styles"}
+STAGE_NOTES = {"load_models": "loading the models (first upload after a start)", "decode": "reading the file",
+               "frames": "encoding the pictures", "sound": "encoding the sound", "text": "encoding the title and words",
+               "understanding": "themes, emotions, styles"}
 
 
 def analyse_upload(data: bytes, name: str, title: str, description: str, digest: str) -> None:
@@ -48,12 +49,12 @@ def analyse_upload(data: bytes, name: str, title: str, description: str, digest:
         meta = ClipMetadata(title=title.strip() or title_from_filename(name), description=description.strip())
         try:
             a = an.analyze(data, metadata=meta, name=name, limits=cache.upload_limits(an.config.limits),
-                           on_stage=lambda stage, ms: st.write(f"✓ {STAGE_NOTES.get(stage, stage)} ({ms:.0f} ms)"))
+                           on_stage=lambda stage, ms: st.write(f"✓ {stage}: {STAGE_NOTES.get(stage, stage)} ({ms:.0f} ms)"))
             t0 = time.perf_counter()
             query = service.clip_query(a, same_content=same_as)
             cs = service.scores(query)
             timings = {**a.timings_ms, "ranking": 1000 * (time.perf_counter() - t0)}
-            st.write(f"✓ ranking ({timings['ranking']:.0f} ms)")
+            st.write(f"✓ ranking: the catalog ({timings['ranking']:.0f} ms)")
             try:
                 preview = browser_safe(data, name=name)
             except RecsysError as err:
@@ -206,5 +207,5 @@ except (RecsysError, LookupError) as err:
 recs = service.rank(query, cs, state.weights(), k=10)
 st.caption("Weights come from the Tune page. Like adds an item to this clip's history (the collaborative and "
            "matcher scores then use it); Dislike removes it from the list.")
-rec_cards(recs, preview_of=lambda i: cache.item_preview(fp, i), scope=scope, on_feedback=state.set_feedback,
-          key="discover")
+rec_cards(recs, preview_of=lambda i: cache.item_preview(fp, i), picture_of=lambda i: cache.item_picture(fp, i),
+          scope=scope, on_feedback=state.set_feedback, key="discover")

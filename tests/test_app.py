@@ -193,6 +193,38 @@ def test_a_catalog_file_uploaded_under_another_title_is_a_duplicate():
     assert _keys(at, "discover-like-") and f"discover-like-{item}" not in _keys(at, "discover-like-")
 
 
+def _card_blocks(at, key: str) -> list:
+    """The keyed card containers, in element-tree (= DOM, reading) order."""
+    from streamlit.testing.v1.element_tree import Block
+
+    return [n for n in at.main if isinstance(n, Block) and re.fullmatch(f"{key}-card-\\d+", n.key or "")]
+
+
+def _cards(at, key: str) -> list:
+    return sorted(_card_blocks(at, key), key=lambda b: int(b.key.rsplit("-", 1)[1]))
+
+
+def test_cards_read_row_by_row_with_picture_match_and_a_plain_sentence(clip_bytes):
+    at = _app()
+    at.file_uploader[0].set_value(("square.mp4", clip_bytes, "video/mp4")).run()
+    _ok(at)
+    cards = _cards(at, "discover")
+    assert len(cards) >= 5
+    # Row-major: the element tree (= the DOM and reading order) holds card 0, 1, 2, ... in order.
+    order = [b.key for b in _card_blocks(at, "discover")]
+    assert order == [f"discover-card-{i}" for i in range(len(order))]
+    for card in cards:
+        assert len(card.get("image")) == 1, "every card has a picture (frame or spectrogram)"
+        text = " ".join(str(m.value) for m in (*card.markdown, *card.caption))
+        assert re.search(r"\*\*\d{1,3} % match\*\*", text) and not re.search(r"score \d", text)
+    sentences = [m for c in cards for m in c.markdown if m.proto.help]
+    assert sentences and all("%" not in m.value for m in sentences), "numbers go to the hover text"
+    # An anonymous upload has no likes and no neighbours in taste: say what the evidence is.
+    all_text = _text(at) + " ".join(m.proto.help for m in sentences)
+    assert "which you liked" not in all_text and "users with similar taste" not in all_text
+    assert any("% match" in c.value for c in at.caption) and any("share of the best possible score" in c.value for c in at.caption)
+
+
 # --- Personas -----------------------------------------------------------------------------------
 
 def test_personas_page_and_feedback_updates_profile():
@@ -204,6 +236,10 @@ def test_personas_page_and_feedback_updates_profile():
     assert "(seed)" in _text(at)                                 # the history
     likes = _keys(at, "persona-like-")
     assert len(likes) >= 5
+    # Nobody has liked anything yet: the persona's seed clips are called seeds, not "you liked".
+    hovers = " ".join(m.proto.help for c in _cards(at, "persona") for m in c.markdown if m.proto.help)
+    assert "which you liked" not in hovers and "seed clip of this persona" in hovers
+    assert "simulated users with this persona" in hovers or "collaborative" not in hovers
     before = _text(at)
     at.button(key=likes[0]).click().run()
     _ok(at)

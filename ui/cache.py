@@ -226,6 +226,18 @@ def item_preview(fp: str, item_id: str) -> tuple[bytes | None, str]:
         return None, str(err)
 
 
+@st.cache_resource(max_entries=4096, show_spinner=False)
+def item_picture(fp: str, item_id: str):
+    """A (180, 320, 3) uint8 picture of a catalog item for cards and the gallery (video: a frame
+    from its middle; audio: its spectrogram), or None when the file cannot be decoded. ~60 KB each."""
+    from recsys.media.display import thumbnail_of
+
+    try:
+        return thumbnail_of(get_service(fp).catalog.media_path(item_id))
+    except (RecsysError, OSError):
+        return None
+
+
 @st.cache_resource(max_entries=64, show_spinner=False)
 def item_display(fp: str, item_id: str) -> dict:
     """Frames, waveform envelope and mel-spectrogram of a catalog item, for the analysis panel

@@ -170,33 +170,61 @@ def component_bar(components: dict[str, float], scale: float) -> None:
                 f'overflow:hidden;background:#eee;margin:2px 0 6px 0">{segs}</div>', unsafe_allow_html=True)
 
 
-def rec_cards(recs, *, preview_of, scope: str | None, feedback=None, on_feedback=None, key: str,
-              n_cols: int = 2, moves: dict[str, str] | None = None) -> None:
-    """Ranked recommendation cards: player, title, score, component bar, explanation, buttons.
+CARD_CSS = """<style>
+/* Cards in one row share its height: the columns stretch, the bordered card fills its column. */
+div[data-testid="stHorizontalBlock"]:has(> div > div > div[class*="-card-"]) { align-items: stretch; }
+div[data-testid="stColumn"]:has(> div > div[class*="-card-"]) > div { height: 100%; }
+div[class*="-card-"][data-testid="stVerticalBlock"] { height: 100%; }
+</style>"""
 
-    ``preview_of(item_id) -> (data, mime)``; ``on_feedback(scope, item_id, verdict)`` is the
-    like/dislike callback (no buttons when None); ``moves`` maps item ids to a marker string.
+
+def card_styles() -> None:
+    """Fixed CSS (no user text) that gives cards in a row one height."""
+    st.html(CARD_CSS)
+
+
+def rec_cards(recs, *, preview_of, scope: str | None, feedback=None, on_feedback=None, key: str,
+              n_cols: int = 2, moves: dict[str, str] | None = None, picture_of=None) -> None:
+    """Ranked recommendation cards, row by row (1 2 / 3 4 / ...: the reading order on a phone or a
+    screen reader), each: picture, title, kind and match %, one plain sentence (the numbers on
+    hover), component bar, player, buttons.
+
+    ``preview_of(item_id) -> (data, mime)``; ``picture_of(item_id) -> (H, W, 3) uint8 | None``;
+    ``on_feedback(scope, item_id, verdict)`` is the like/dislike callback (no buttons when None);
+    ``moves`` maps item ids to a marker string.
     """
+    from recsys.serving.service import MATCH_MEANING
+
     if not recs:
         st.info("No recommendation: every item is filtered out or already rated.")
         return
+    card_styles()
     component_legend()
+    st.caption(esc(MATCH_MEANING))
     scale = max(r.score for r in recs)
-    cols = st.columns(n_cols, gap="medium")
-    for i, rec in enumerate(recs):
-        with cols[i % n_cols].container(border=True, key=f"{key}-card-{i}"):
-            move = f" {moves[rec.item_id]}" if moves and rec.item_id in moves else ""
-            st.markdown(f"**{i + 1}\\. {esc(rec.title)}**{move}  \n"
-                        f":gray[{rec.kind} · score {rec.score:.2f}]")
-            player(preview_of(rec.item_id))
-            component_bar(rec.components, scale)
-            st.caption(esc(rec.explanation.text))
-            if on_feedback is not None:
-                row = st.container(horizontal=True, gap="small")
-                row.button("Like", icon=":material/thumb_up:", key=f"{key}-like-{rec.item_id}",
-                           on_click=on_feedback, args=(scope, rec.item_id, "liked"))
-                row.button("Dislike", icon=":material/thumb_down:", key=f"{key}-dislike-{rec.item_id}",
-                           on_click=on_feedback, args=(scope, rec.item_id, "disliked"))
+    for start in range(0, len(recs), n_cols):
+        cols = st.columns(n_cols, gap="medium")
+        for j, rec in enumerate(recs[start:start + n_cols]):
+            i = start + j
+            with cols[j].container(border=True, key=f"{key}-card-{i}"):
+                picture = picture_of(rec.item_id) if picture_of is not None else None
+                if picture is not None:
+                    st.image(picture, width="stretch")
+                move = f" {moves[rec.item_id]}" if moves and rec.item_id in moves else ""
+                st.markdown(f"**{i + 1}\\. {esc(rec.title)}**{move}")
+                st.caption(f"{rec.kind} · **{100 * rec.match:.0f} % match**",
+                           help=esc(f"score {rec.score:.2f} of {rec.score / max(rec.match, 1e-9):.2f} possible. "
+                                    + MATCH_MEANING))
+                st.markdown(esc(rec.explanation.sentence or rec.explanation.text),
+                            help=esc(rec.explanation.text))
+                component_bar(rec.components, scale)
+                player(preview_of(rec.item_id))
+                if on_feedback is not None:
+                    row = st.container(horizontal=True, gap="small")
+                    row.button("Like", icon=":material/thumb_up:", key=f"{key}-like-{rec.item_id}",
+                               on_click=on_feedback, args=(scope, rec.item_id, "liked"))
+                    row.button("Dislike", icon=":material/thumb_down:", key=f"{key}-dislike-{rec.item_id}",
+                               on_click=on_feedback, args=(scope, rec.item_id, "disliked"))
 
 
 def feedback_summary(fb: dict[str, list[str]], titles: dict[str, str], *, scope: str, on_feedback, key: str) -> None:

@@ -22,6 +22,8 @@ class Query:
     user_text : (TEXT_DIM,) MiniLM vector describing the user (persona text), or None
     embedding : (D,) the clip's item vector when the query is a clip, else None
     label_scores : (L,) the query's label profile (for explanations)
+    seeds : the rows of ``liked`` that a persona was seeded with (nobody liked them: explanations
+        say "persona seed", not "you liked")
     """
 
     label: str
@@ -32,6 +34,7 @@ class Query:
     embedding: np.ndarray | None = None
     label_scores: np.ndarray | None = None
     exclude: set[int] = field(default_factory=set)
+    seeds: list[int] = field(default_factory=list)
 
     def vector(self, embeddings: np.ndarray) -> np.ndarray | None:
         """(D,) the query's position in item space: the clip's own item vector, else the

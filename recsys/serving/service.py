@@ -40,11 +40,25 @@ class Recommendation:
     components: dict[str, float]
     explanation: Explanation
     row: int
+    match: float = 0.0   # score / best possible score with these weights, in [0, 1] (see MATCH_MEANING)
 
     def to_dict(self) -> dict:
         return {"item_id": self.item_id, "title": self.title, "kind": self.kind, "score": round(self.score, 4),
+                "match": round(self.match, 4),
                 "components": {k: round(v, 4) for k, v in self.components.items()},
                 "explanation": self.explanation.text, "why": self.explanation.to_dict()}
+
+
+MATCH_MEANING = ("Match = the item's score as a share of the best possible score with these weights: "
+                 "100 % means it is the closest item in the catalog on every signal you weight.")
+
+
+def best_possible_score(weights: dict[str, float]) -> float:
+    """Each component is scaled to [0, 1] over the candidates, so the best possible fused score
+    is the sum of the positive component weights (diversity is not a component)."""
+    from recsys.serving.ranker import COMPONENTS
+
+    return float(sum(max(0.0, float(weights.get(c, 0.0))) for c in COMPONENTS))
 
 
 class RecsysService:
@@ -109,8 +123,10 @@ class RecsysService:
         seeds = persona_seed_items(p, self.catalog)
         liked_rows = [self.catalog.index(i) for i in (*seeds, *liked) if i not in disliked]
         disliked_rows = [self.catalog.index(i) for i in disliked]
-        return query_from_history(self.catalog, liked_rows, disliked_rows, label=p.name,
-                                  user_text=self.persona_text_vector(p), taste=p.taste())
+        q = query_from_history(self.catalog, liked_rows, disliked_rows, label=p.name,
+                               user_text=self.persona_text_vector(p), taste=p.taste())
+        q.seeds = [self.catalog.index(i) for i in seeds if i not in disliked and i not in liked]
+        return q
 
     def user_query(self, user_id: str) -> Query:
         if user_id not in self.hybrid.user_ids_:
@@ -151,17 +167,20 @@ class RecsysService:
 
     def rank(self, q: Query, cs: ComponentScores, weights: dict[str, float] | None = None, *, k: int = 10
              ) -> list[Recommendation]:
-        ranked = rank(cs, weights or DEFAULT_WEIGHTS, k=k, embeddings=self.catalog.embeddings)
-        return [self._recommendation(q, r) for r in ranked]
+        weights = weights or DEFAULT_WEIGHTS
+        ranked = rank(cs, weights, k=k, embeddings=self.catalog.embeddings)
+        best = best_possible_score(weights)
+        return [self._recommendation(q, r, best) for r in ranked]
 
     def recommend(self, q: Query, weights: dict[str, float] | None = None, *, k: int = 10,
                   kind: str | None = None) -> list[Recommendation]:
         return self.rank(q, self.scores(q, kind=kind), weights, k=k)
 
-    def _recommendation(self, q: Query, r: RankedItem) -> Recommendation:
+    def _recommendation(self, q: Query, r: RankedItem, best: float) -> Recommendation:
         row = self.catalog.items.iloc[r.row]
         return Recommendation(item_id=row["item_id"], title=row["title"], kind=row["kind"], score=r.score,
-                              components=r.components, explanation=explain(self.catalog, q, r), row=r.row)
+                              components=r.components, explanation=explain(self.catalog, q, r), row=r.row,
+                              match=min(1.0, r.score / best) if best > 0 else 0.0)
 
 
 def persona_user_text(catalog: Catalog) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
