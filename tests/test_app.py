@@ -16,7 +16,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import moving_square_frames, tone, write_video
 
 pytestmark = pytest.mark.slow

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.bad_inputs import over_max_pixels_mkv, png_bytes, subtitle_only_mkv, unknown_codec_mka, wav_bytes
+from benchmarks.bad_inputs import (
+    over_max_pixels_mkv,
+    png_bytes,
+    subtitle_only_mkv,
+    unknown_codec_mka,
+    wav_bytes,
+)
 from benchmarks.bad_inputs import tone as bench_tone
 from recsys.errors import MediaError, RecsysError, UnknownIdError, plain_message
 from recsys.media.decode import decode

@@ -141,9 +141,9 @@ def load_demo_dataset(path: str | None = None):
     persona text vectors ride along, so ``evaluate`` also measures the app's own hybrid."""
     from recsys.catalog.catalog import Catalog, load_or_build_sample_catalog
     from recsys.pca import fit_pca_basis
+    from recsys.serving.service import persona_user_text
     from recsys.users.datasets import Dataset
     from recsys.users.interactions import Interactions
-    from recsys.serving.service import persona_user_text
 
     cat = Catalog.load(path) if path else load_or_build_sample_catalog()
     df, user_text = persona_user_text(cat)
