@@ -20,6 +20,7 @@ from ui import cache, state
 from ui.components import (
     analysis_panel,
     esc,
+    examples,
     failure_box,
     feedback_summary,
     rec_cards,
@@ -171,6 +172,8 @@ if clip is None:
                 "catalog.", icon=":material/block:")
     else:
         st.info("Upload a clip or pick one from the catalog to see its analysis and recommendations.")
+    examples(cat.items, picture_of=lambda i: cache.item_picture(fp, i),
+             on_pick=lambda i: setattr(ss, "open_item", i), key="discover")
     st.stop()
 
 st.header(esc(clip.title))

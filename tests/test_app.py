@@ -224,6 +224,32 @@ def test_cards_read_row_by_row_with_picture_match_and_a_plain_sentence(clip_byte
     assert any("% match" in c.value for c in at.caption) and any("share of the best possible score" in c.value for c in at.caption)
 
 
+def test_empty_discover_offers_examples_and_details_are_tables_without_server_paths():
+    at = _app()
+    tries = [b for b in at.button if (b.key or "").startswith("discover-try-")]
+    assert len(tries) >= 3 and len(at.get("image")) >= 3        # a picture per example
+    helps = [b.proto.help for b in tries]
+    assert any("audio" in h for h in helps) and any("video" in h for h in helps)   # different kinds
+    item = tries[0].key.removeprefix("discover-try-")
+    tries[0].click().run()
+    _ok(at)
+    assert at.session_state.clip.source.kind == "item" and at.session_state.clip.source.ident == item
+    assert not at.json, "Details are tables, not JSON"
+    shown = _text(at) + " ".join(str(df.value.to_dict()) for df in at.dataframe)
+    assert str(Path(__file__).resolve().parent.parent) not in shown and "/sample_data/" not in shown
+    ev = at.expander
+    assert any("Evidence" in e.label for e in ev) and any("Details" in e.label for e in ev)
+
+
+def test_warmup_exercises_the_analyzer():
+    from recsys.analysis.analyzer import AnalysisConfig, Analyzer
+    from ui import cache
+
+    analyzer = Analyzer(AnalysisConfig(transcribe="never"))
+    cache._warm_analyzer(analyzer)
+    assert analyzer._encoders is not None and {"image", "audio", "text", "space"} <= set(analyzer._encoders)
+
+
 # --- Personas -----------------------------------------------------------------------------------
 
 def test_personas_page_and_feedback_updates_profile():
