@@ -407,6 +407,18 @@ def test_tune_preset_sets_sliders():
 
 # --- Catalog ------------------------------------------------------------------------------------
 
+def test_tune_preset_box_says_custom_once_a_slider_moves():
+    at = _app("pages/tune.py")
+    assert at.selectbox(key="tune_preset").value == "balanced"
+    at.slider(key="w_audio").set_value(1.55).run()
+    _ok(at)
+    assert at.selectbox(key="tune_preset").value == "custom"
+    assert at.slider(key="w_audio").value == 1.55
+    assert any("Catalog-wide" in c.value and "simulated" in c.value for c in at.caption)
+    at.selectbox(key="tune_preset").set_value("content only").run()
+    assert at.slider(key="w_audio").value == 1.0 and at.selectbox(key="tune_preset").value == "content only"
+
+
 def test_catalog_page_filters():
     at = _app("pages/catalog.py")
     _ok(at)
