@@ -12,7 +12,7 @@ import streamlit as st
 from recsys.analysis.analyzer import STAGES as ANALYSIS_STAGES
 from recsys.analysis.analyzer import ClipMetadata, title_from_filename
 from recsys.catalog.user_clips import add_analysed_clip
-from recsys.errors import RecsysError
+from recsys.errors import RecsysError, plain_message
 from recsys.media.decode import MEDIA_EXTENSIONS
 from recsys.media.display import display_arrays
 from recsys.media.preview import browser_safe
@@ -20,6 +20,8 @@ from ui import cache, state
 from ui.components import (
     analysis_panel,
     esc,
+    examples,
+    failure_box,
     feedback_summary,
     rec_cards,
 )
@@ -35,18 +37,25 @@ st.caption("Upload an audio or video clip, or pick one from the catalog: the app
            "sound and text encoders, infers themes, emotions and styles, and ranks the catalog.")
 
 
+STAGE_NOTES = {"load_models": "loading the models (first upload after a start)", "decode": "reading the file",
+               "frames": "encoding the pictures", "sound": "encoding the sound", "music": "the music tagger", "text": "encoding the title and words",
+               "understanding": "themes, emotions, styles"}
+
+
 def analyse_upload(data: bytes, name: str, title: str, description: str, digest: str) -> None:
     an = service.analyzer
+    sha = hashlib.sha256(data).hexdigest()
+    same_as = service.item_with_content(sha, len(data))  # these bytes are in the catalog already
     with st.status(f"Analysing {esc(name)}…", expanded=True) as box:
         meta = ClipMetadata(title=title.strip() or title_from_filename(name), description=description.strip())
         try:
             a = an.analyze(data, metadata=meta, name=name, limits=cache.upload_limits(an.config.limits),
-                           on_stage=lambda stage, ms: st.write(f"✓ {stage.replace('_', ' ')} ({ms:.0f} ms)"))
+                           on_stage=lambda stage, ms: st.write(f"✓ {stage}: {STAGE_NOTES.get(stage, stage)} ({ms:.0f} ms)"))
             t0 = time.perf_counter()
-            query = service.clip_query(a)
+            query = service.clip_query(a, same_content=same_as)
             cs = service.scores(query)
             timings = {**a.timings_ms, "ranking": 1000 * (time.perf_counter() - t0)}
-            st.write(f"✓ ranking ({timings['ranking']:.0f} ms)")
+            st.write(f"✓ ranking: the catalog ({timings['ranking']:.0f} ms)")
             try:
                 preview = browser_safe(data, name=name)
             except RecsysError as err:
@@ -54,19 +63,23 @@ def analyse_upload(data: bytes, name: str, title: str, description: str, digest:
             display = display_arrays(a.media)
         except RecsysError as err:
             box.update(label=f"Could not analyse {esc(name)}", state="error", expanded=False)
-            ss.upload_error = (digest, str(err))
+            ss.upload_error = (digest, *plain_message(err), str(err))
+            state.clear_clip()  # the previous clip's results must not stay under the error
             return
         except (ImportError, OSError, RuntimeError) as err:  # the pretrained models did not load
             box.update(label="The pretrained models are not available", state="error", expanded=False)
-            ss.upload_error = (digest, f"Uploads cannot be analysed: the models did not load "
-                                       f"({type(err).__name__}: {err}). Catalog items still work.")
+            ss.upload_error = (digest, "Uploads cannot be analysed: the models did not load.",
+                               "Catalog items still work: pick one on the other tab.",
+                               f"{type(err).__name__}: {err}")
+            state.clear_clip()
             return
         total = sum(v for k, v in timings.items() if k in STAGES)
         box.update(label=f"Analysed {esc(name)} in {total / 1000:.1f} s", state="complete", expanded=False)
     source = Source("clip", digest)
     ss.clip = ClipSession(source=source, title=meta.title, analysis=a.to_dict(include_embedding=False),
                           display=display, preview=preview, query=query, timings=timings,
-                          description=meta.description, analysed=dataclasses.replace(a, media=None))
+                          description=meta.description, analysed=dataclasses.replace(a, media=None),
+                          sha256=sha, same_as=same_as)
     state.put_scores(source, None, query, cs)
     ss.focus = source
 
@@ -77,9 +90,15 @@ def add_to_catalog(data: bytes, name: str, clip: ClipSession) -> None:
     if store is None:
         st.error(esc(f"Clips cannot be added: {error}"))
         return
+    prior = store.clip_with_content(data)  # another session added these bytes meanwhile
+    if prior is not None:
+        clip.same_as = prior["clip_id"]
+        ss.added_note = (clip.source, f"Not added: this file is already in the catalog as “{esc(prior['title'])}”.")
+        st.rerun()
     try:
-        add_analysed_clip(store, data, clip.analysed, title=clip.title, description=clip.description,
-                          name=name, max_bytes=cache.upload_limits(service.analyzer.config.limits).max_bytes)
+        clip.same_as = add_analysed_clip(
+            store, data, clip.analysed, title=clip.title, description=clip.description, name=name,
+            max_bytes=cache.upload_limits(service.analyzer.config.limits).max_bytes)
     except (RecsysError, OSError) as err:
         st.error(esc(str(err)))
         return
@@ -124,7 +143,12 @@ with pick_tab:
     if st.button("Analyse this item", key="pick_go", type="primary"):
         ss.open_item = pick
 
-if upload is not None:
+failed = False
+if upload is None:
+    if ss.get("last_upload") is not None:  # the file was removed with ×: its results go with it
+        ss.last_upload = ss.upload_error = None
+        state.clear_clip(uploads_only=True)
+else:
     data = upload.getvalue()
     digest = hashlib.sha256(data + b"\0" + title.encode() + b"\0" + description.encode()).hexdigest()[:16]
     if ss.get("last_upload") != digest:
@@ -132,7 +156,8 @@ if upload is not None:
         analyse_upload(data, upload.name, title, description, digest)
     error = ss.get("upload_error")
     if error and error[0] == digest:  # shown for as long as that file stays in the uploader
-        st.error(esc(error[1]))
+        failure_box(upload.name, *error[1:])
+        failed = ss.clip is None
 if ss.open_item:
     item, ss.open_item = ss.open_item, None
     try:
@@ -142,7 +167,13 @@ if ss.open_item:
 
 clip = ss.clip
 if clip is None:
-    st.info("Upload a clip or pick one from the catalog to see its analysis and recommendations.")
+    if failed:
+        st.info("Not analysed: nothing is shown for this file. Upload another file, or pick a clip from the "
+                "catalog.", icon=":material/block:")
+    else:
+        st.info("Upload a clip or pick one from the catalog to see its analysis and recommendations.")
+    examples(cat.items, picture_of=lambda i: cache.item_picture(fp, i),
+             on_pick=lambda i: setattr(ss, "open_item", i), key="discover")
     st.stop()
 
 st.header(esc(clip.title))
@@ -154,7 +185,11 @@ with st.expander("Processing steps and timings"):
 source = clip.source
 note = ss.get("added_note")
 if note and note[0] == source:
-    st.success(note[1])
+    (st.info if note[1].startswith("Not added") else st.success)(note[1])
+elif source.kind == "clip" and clip.same_as is not None and clip.same_as in set(ids):
+    same_title = cat.items.iloc[cat.index(clip.same_as)]["title"]
+    st.info(f"Already in the catalog as “{esc(same_title)}”: it is left out of its own recommendations.",
+            icon=":material/content_copy:")
 elif source.kind == "clip" and upload is not None and ss.get("last_upload") == source.ident:
     if clip.query.exclude:  # an item with the same content and text is already there
         st.caption("This clip is already in the catalog.")
@@ -175,5 +210,5 @@ except (RecsysError, LookupError) as err:
 recs = service.rank(query, cs, state.weights(), k=10)
 st.caption("Weights come from the Tune page. Like adds an item to this clip's history (the collaborative and "
            "matcher scores then use it); Dislike removes it from the list.")
-rec_cards(recs, preview_of=lambda i: cache.item_preview(fp, i), scope=scope, on_feedback=state.set_feedback,
-          key="discover")
+rec_cards(recs, preview_of=lambda i: cache.item_preview(fp, i), picture_of=lambda i: cache.item_picture(fp, i),
+          scope=scope, on_feedback=state.set_feedback, key="discover")

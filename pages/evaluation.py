@@ -76,7 +76,9 @@ for col, (title, history) in zip(cols, curves.items()):
 st.subheader("Model card")
 items = cat.items
 st.markdown("**Data.** " + esc(f"{len(items)} clips ({(items['kind'] == 'audio').sum()} audio, "
-                               f"{(items['kind'] == 'video').sum()} video) from {cat.media_dir}.") +
+                               f"{(items['kind'] == 'video').sum()} video) from the "
+                               f"{'sample' if cat.media_dir.resolve() == SAMPLE_DATA_DIR.resolve() else 'configured'} "
+                               f"media folder “{cat.media_dir.name}”.") +
             " Demo users and their interactions are **simulated** from the personas (taste plus noise; see "
             "`recsys/users/personas.py`); every metric on this page that uses them measures agreement with the "
             "simulator, not real people.")

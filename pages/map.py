@@ -80,5 +80,5 @@ st.header(esc(cat.items.iloc[cat.index(selected)]["title"]))
 analysis_panel(cat.analysis(selected), cache.item_display(fp, selected), cache.item_preview(fp, selected))
 st.subheader("Its neighbours")
 q, cs = state.scores_for(service, state.Source("item", selected))
-rec_cards(service.rank(q, cs, state.weights(), k=6), preview_of=lambda i: cache.item_preview(fp, i), scope=None,
-          key="map", n_cols=3)
+rec_cards(service.rank(q, cs, state.weights(), k=6), preview_of=lambda i: cache.item_preview(fp, i),
+          picture_of=lambda i: cache.item_picture(fp, i), scope=None, key="map", n_cols=3)

@@ -63,5 +63,5 @@ st.caption("Your ratings are saved under this page's address (its `profile` toke
            "to them. Only someone with that address sees them.")
 feedback_summary(fb, titles, scope=scope, on_feedback=state.set_feedback, key="persona")
 recs = service.rank(query, cs, state.weights(), k=10)
-rec_cards(recs, preview_of=lambda i: cache.item_preview(fp, i), scope=scope, on_feedback=state.set_feedback,
-          key="persona")
+rec_cards(recs, preview_of=lambda i: cache.item_preview(fp, i), picture_of=lambda i: cache.item_picture(fp, i),
+          scope=scope, on_feedback=state.set_feedback, key="persona")

@@ -16,7 +16,8 @@ fp, service = state.service()
 ss = st.session_state
 st.title("Tune")
 st.caption("Move a weight and the ranking below is recomputed from cached component scores; the metrics "
-           "on the right are Recall@10 and NDCG@10 of these weights on held-out simulated users.")
+           "on the right are Recall@10 and NDCG@10 of these weights, measured catalog-wide on held-out "
+           "simulated users (not on the query you pick).")
 
 options = state.sources(load_personas())
 c1, c2 = st.columns([2, 1])
@@ -24,14 +25,26 @@ label = c1.selectbox("Recommend for", list(options), index=state.default_source_
 source = options[label]
 
 
+CUSTOM = "custom"
+
+
 def apply_preset() -> None:
+    if ss.tune_preset == CUSTOM:  # keep the sliders where they are
+        return
     preset = PRESETS[ss.tune_preset]
     for name in state.WEIGHT_NAMES:
         ss[f"w_{name}"] = float(preset.get(name, 0.0))
 
 
-c2.selectbox("Preset", list(PRESETS), key="tune_preset", on_change=apply_preset,
-             index=list(PRESETS).index("balanced"))
+def name_preset() -> None:
+    """Slider callback: the preset box names the preset the sliders now match, else "custom"."""
+    now = {name: float(ss[f"w_{name}"]) for name in state.WEIGHT_NAMES}
+    ss.tune_preset = next((p for p, w in PRESETS.items()
+                           if all(abs(float(w.get(n, 0.0)) - v) < 1e-6 for n, v in now.items())), CUSTOM)
+
+
+ss.setdefault("tune_preset", "balanced")
+c2.selectbox("Preset", [*PRESETS, CUSTOM], key="tune_preset", on_change=apply_preset)
 for name in state.WEIGHT_NAMES:  # sliders start from this session's weights
     ss.setdefault(f"w_{name}", float(ss.weights.get(name, 0.0)))
 
@@ -63,7 +76,7 @@ def tuner() -> None:
         st.markdown("**Weights**")
         for name in state.WEIGHT_NAMES:
             st.slider(COMPONENT_LABELS[name], 0.0, 1.0 if name == "diversity" else 2.0, step=0.05,
-                      key=f"w_{name}")
+                      key=f"w_{name}", on_change=name_preset)
     weights = {name: float(ss[f"w_{name}"]) for name in state.WEIGHT_NAMES}
     ss.weights = weights
     recs = service.rank(query, cs, weights, k=10)
@@ -101,8 +114,9 @@ def tuner() -> None:
         for name, title in (("recall@10", "Recall@10"), ("ndcg@10", "NDCG@10")):
             delta = None if before is None else f"{metrics[name] - before[name]:+.3f}"
             st.metric(title, f"{metrics[name]:.3f}", delta=delta)
-        st.caption(f"{metrics.get('n_users', 0)} validation users (simulated), each with 25% of their "
-                   "items held out. Delta: against the weights before the last change.")
+        st.caption(f"Catalog-wide, not for the query on the left: measured on {metrics.get('n_users', 0)} "
+                   "simulated validation users, each with 25% of their items held out. Delta: against the "
+                   "weights before the last change.")
     heap.freeze_if_slow()  # a fragment rerun does not reach the end of app.py
 
 

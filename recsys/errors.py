@@ -22,12 +22,28 @@ class EmptyMediaError(MediaError):
     """The file or byte string is empty (0 bytes) or holds no samples/frames."""
 
 
+class TooShortMediaError(EmptyMediaError):
+    """The clip is shorter than ``MediaLimits.min_duration_s``."""
+
+
 class CorruptMediaError(MediaError):
     """The container or stream is corrupt or truncated."""
 
 
 class UnsupportedMediaError(MediaError):
     """Not an audio/video format we read (wrong extension, image, text, unknown codec)."""
+
+
+class NotMediaError(UnsupportedMediaError):
+    """Not an audio or video file at all (text, an image, random bytes), or unrecognisably damaged."""
+
+
+class UnsupportedCodecError(UnsupportedMediaError):
+    """A container we read holding a stream whose codec no decoder here knows."""
+
+
+class FrameTooLargeError(UnsupportedMediaError):
+    """Video frames larger than ``MediaLimits.max_pixels`` (decompression-bomb guard)."""
 
 
 class MediaTooLargeError(MediaError):
@@ -51,3 +67,42 @@ class UnknownIdError(RecsysError, KeyError):
 
 class ConfigError(RecsysError, ValueError):
     """An invalid option value (weights, k, protocol, ...)."""
+
+
+# --- what a person reads ---------------------------------------------------------------------------
+# (problem, what to try) per error type, most specific first: the app shows these, with the
+# library's one-line message as the detail. One place, so every page and the CLI say the same.
+_PLAIN: tuple[tuple[type, str, str], ...] = (
+    (TooShortMediaError, "This clip is too short to analyse (under 10 ms).",
+     "Upload a longer recording."),
+    (EmptyMediaError, "This file is empty: it holds no sound or pictures.",
+     "Check that it plays on your computer, then upload it again."),
+    (FrameTooLargeError, "This video's picture is too large to analyse.",
+     "Export it at a smaller size (up to 8192 × 8192 pixels), e.g. 1080p."),
+    (MediaTooLargeError, "This file is too large or too long.",
+     "Upload a shorter excerpt or a more compressed version."),
+    (UnsupportedCodecError, "This file's codec is not supported.",
+     "Convert it to MP4 (H.264 + AAC), WebM, MP3, WAV or FLAC and upload that."),
+    (NotMediaError, "This is not an audio or video file we can read (it may be a document, an image, "
+                    "or a renamed or damaged file).",
+     "Upload an audio or video file such as MP4, WebM, MP3, WAV, OGG or FLAC."),
+    (UnsupportedMediaError, "This file's format is not supported.",
+     "Convert it to MP4 (H.264 + AAC), WebM, MP3, WAV or FLAC and upload that."),
+    (NoUsableStreamError, "This file holds no audio or video track (only subtitles, data or a picture).",
+     "Upload a file with sound or moving pictures."),
+    (CorruptMediaError, "This file is damaged or cut off, so it cannot be read to the end.",
+     "Download or export it again, then upload the new copy."),
+    (MediaTimeoutError, "This file took too long to read.",
+     "Try a shorter clip or a smaller file."),
+    (MediaError, "This file could not be read.",
+     "Check that it plays on your computer, or convert it to MP4, MP3 or WAV."),
+)
+
+
+def plain_message(err: BaseException) -> tuple[str, str]:
+    """``(problem, what to try)`` in a person's words for a :class:`MediaError` (or any
+    :class:`RecsysError`: its own message, no advice)."""
+    for cls, problem, advice in _PLAIN:
+        if isinstance(err, cls):
+            return problem, advice
+    return str(err), ""

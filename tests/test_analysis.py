@@ -130,3 +130,24 @@ def test_transcription_leaves_torch_threads_alone(shared_media):
         assert len(out.text.split()) >= 5, out.text
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("ms", [10, 60])
+def test_one_shot_is_analysed_with_a_low_confidence_warning(analyzer, tmp_path, ms):
+    """A drum hit of 10 ms is analysed (padded for the encoders) and says it is low confidence."""
+    hit = white_noise(seconds=ms / 1000) * np.exp(-np.linspace(0, 6, int(16000 * ms / 1000)))
+    a = analyzer.analyze(write_wav(tmp_path / "hit.wav", hit.astype(np.float32)))
+    assert a.duration_s == pytest.approx(ms / 1000, abs=1e-3)
+    assert np.isfinite(a.embedding).all() and np.linalg.norm(a.embedding) == pytest.approx(1.0, abs=1e-5)
+    assert any("low confidence" in w for w in a.warnings)
+    assert a.to_dict()["warnings"] == a.warnings
+
+
+def test_libsndfile_only_file_is_analysed(analyzer, tmp_path):
+    import soundfile as sf
+
+    path = tmp_path / "loop.wve"  # Psion WVE: FFmpeg has no demuxer for it, libsndfile reads it
+    sf.write(path, tone(440, seconds=3.0, sr=8000), 8000, format="WVE", subtype="ALAW")
+    a = analyzer.analyze(path)
+    assert a.kind == "audio" and a.duration_s == pytest.approx(3.0, abs=0.01)
+    assert a.audio is not None and np.isfinite(a.embedding).all()

@@ -151,6 +151,108 @@ def test_pick_catalog_item():
     assert f"discover-like-{item}" not in _keys(at, "discover-like-"), "the picked item is not recommended to itself"
 
 
+@pytest.mark.parametrize("name,data,words", [
+    ("empty.mp4", b"", "empty"),
+    ("notes.mp4", b"a text file renamed .mp4\n" * 40, "not an audio or video file"),
+])
+def test_a_failed_upload_clears_the_previous_result(clip_bytes, name, data, words):
+    at = _app()
+    at.file_uploader[0].set_value(("good.mp4", clip_bytes, "video/mp4")).run()
+    assert at.session_state.clip is not None and _keys(at, "discover-like-")
+    at.file_uploader[0].set_value((name, data, "video/mp4")).run()
+    _ok(at)
+    assert len(at.error) == 1 and words in at.error[0].value and "corrupt" not in at.error[0].value.lower()
+    assert at.session_state.clip is None, "the previous clip's analysis must not stay under the error"
+    assert not _keys(at, "discover-like-") and not at.get("plotly_chart")
+    assert not any(h.value == "Recommendations" for h in at.subheader)
+    assert any("Not analysed" in i.value for i in at.info)
+
+
+def test_removing_the_file_clears_its_result(clip_bytes):
+    at = _app()
+    at.file_uploader[0].set_value(("good.mp4", clip_bytes, "video/mp4")).run()
+    assert _keys(at, "discover-like-")
+    at.file_uploader[0].set_value(None).run()
+    _ok(at)
+    assert at.session_state.clip is None and not _keys(at, "discover-like-") and not at.error
+    assert any("Upload a clip" in i.value for i in at.info)
+
+
+def test_a_catalog_file_uploaded_under_another_title_is_a_duplicate():
+    from ui import cache
+
+    cat = cache.get_service(cache.catalog_fingerprint()).catalog
+    item = cat.item_ids[0]
+    data = cat.media_path(item).read_bytes()
+    at = _app()
+    at.text_input(key="upload_title").set_value("Totally different title")
+    at.file_uploader[0].set_value(("renamed" + cat.media_path(item).suffix, data, "audio/mpeg")).run()
+    _ok(at)
+    assert at.session_state.clip.same_as == item
+    title = str(cat.items.iloc[0]["title"])
+    assert any("Already in the catalog as" in i.value and title in i.value for i in at.info)
+    assert "add_to_catalog" not in [b.key for b in at.button]
+    assert _keys(at, "discover-like-") and f"discover-like-{item}" not in _keys(at, "discover-like-")
+
+
+def _card_blocks(at, key: str) -> list:
+    """The keyed card containers, in element-tree (= DOM, reading) order."""
+    from streamlit.testing.v1.element_tree import Block
+
+    return [n for n in at.main if isinstance(n, Block) and re.fullmatch(f"{key}-card-\\d+", n.key or "")]
+
+
+def _cards(at, key: str) -> list:
+    return sorted(_card_blocks(at, key), key=lambda b: int(b.key.rsplit("-", 1)[1]))
+
+
+def test_cards_read_row_by_row_with_picture_match_and_a_plain_sentence(clip_bytes):
+    at = _app()
+    at.file_uploader[0].set_value(("square.mp4", clip_bytes, "video/mp4")).run()
+    _ok(at)
+    cards = _cards(at, "discover")
+    assert len(cards) >= 5
+    # Row-major: the element tree (= the DOM and reading order) holds card 0, 1, 2, ... in order.
+    order = [b.key for b in _card_blocks(at, "discover")]
+    assert order == [f"discover-card-{i}" for i in range(len(order))]
+    for card in cards:
+        assert len(card.get("image")) == 1, "every card has a picture (frame or spectrogram)"
+        text = " ".join(str(m.value) for m in (*card.markdown, *card.caption))
+        assert re.search(r"\*\*\d{1,3} % match\*\*", text) and not re.search(r"score \d", text)
+    sentences = [m for c in cards for m in c.markdown if m.proto.help]
+    assert sentences and all("%" not in m.value for m in sentences), "numbers go to the hover text"
+    # An anonymous upload has no likes and no neighbours in taste: say what the evidence is.
+    all_text = _text(at) + " ".join(m.proto.help for m in sentences)
+    assert "which you liked" not in all_text and "users with similar taste" not in all_text
+    assert any("% match" in c.value for c in at.caption) and any("share of the best possible score" in c.value for c in at.caption)
+
+
+def test_empty_discover_offers_examples_and_details_are_tables_without_server_paths():
+    at = _app()
+    tries = [b for b in at.button if (b.key or "").startswith("discover-try-")]
+    assert len(tries) >= 3 and len(at.get("image")) >= 3        # a picture per example
+    helps = [b.proto.help for b in tries]
+    assert any("audio" in h for h in helps) and any("video" in h for h in helps)   # different kinds
+    item = tries[0].key.removeprefix("discover-try-")
+    tries[0].click().run()
+    _ok(at)
+    assert at.session_state.clip.source.kind == "item" and at.session_state.clip.source.ident == item
+    assert not at.json, "Details are tables, not JSON"
+    shown = _text(at) + " ".join(str(df.value.to_dict()) for df in at.dataframe)
+    assert str(Path(__file__).resolve().parent.parent) not in shown and "/sample_data/" not in shown
+    ev = at.expander
+    assert any("Evidence" in e.label for e in ev) and any("Details" in e.label for e in ev)
+
+
+def test_warmup_exercises_the_analyzer():
+    from recsys.analysis.analyzer import AnalysisConfig, Analyzer
+    from ui import cache
+
+    analyzer = Analyzer(AnalysisConfig(transcribe="never"))
+    cache._warm_analyzer(analyzer)
+    assert analyzer._encoders is not None and {"image", "audio", "text", "space"} <= set(analyzer._encoders)
+
+
 # --- Personas -----------------------------------------------------------------------------------
 
 def test_personas_page_and_feedback_updates_profile():
@@ -162,6 +264,10 @@ def test_personas_page_and_feedback_updates_profile():
     assert "(seed)" in _text(at)                                 # the history
     likes = _keys(at, "persona-like-")
     assert len(likes) >= 5
+    # Nobody has liked anything yet: the persona's seed clips are called seeds, not "you liked".
+    hovers = " ".join(m.proto.help for c in _cards(at, "persona") for m in c.markdown if m.proto.help)
+    assert "which you liked" not in hovers and "seed clip of this persona" in hovers
+    assert "simulated users with this persona" in hovers or "collaborative" not in hovers
     before = _text(at)
     at.button(key=likes[0]).click().run()
     _ok(at)
@@ -304,6 +410,18 @@ def test_tune_preset_sets_sliders():
 
 # --- Catalog ------------------------------------------------------------------------------------
 
+def test_tune_preset_box_says_custom_once_a_slider_moves():
+    at = _app("pages/tune.py")
+    assert at.selectbox(key="tune_preset").value == "balanced"
+    at.slider(key="w_audio").set_value(1.55).run()
+    _ok(at)
+    assert at.selectbox(key="tune_preset").value == "custom"
+    assert at.slider(key="w_audio").value == 1.55
+    assert any("Catalog-wide" in c.value and "simulated" in c.value for c in at.caption)
+    at.selectbox(key="tune_preset").set_value("content only").run()
+    assert at.slider(key="w_audio").value == 1.0 and at.selectbox(key="tune_preset").value == "content only"
+
+
 def test_catalog_page_filters():
     at = _app("pages/catalog.py")
     _ok(at)
@@ -373,6 +491,20 @@ def test_a_clip_added_on_discover_joins_the_catalog_for_everyone(clip_bytes, mon
     other.toggle(key="catalog_added").set_value(True).run()
     _ok(other)
     assert list(other.dataframe[0].value["item_id"]) == [clip["clip_id"]]
+
+    # The same bytes under another title: "already in the catalog", not offered again, not
+    # recommended to itself; and a second add through the store returns the existing clip.
+    third = _app()
+    third.text_input(key="upload_title").set_value("Another title")
+    third.file_uploader[0].set_value(("copy.mp4", clip_bytes, "video/mp4")).run()
+    _ok(third)
+    assert any("Already in the catalog as" in i.value for i in third.info)
+    assert "add_to_catalog" not in [b.key for b in third.button]
+    assert f"discover-like-{clip['clip_id']}" not in _keys(third, "discover-like-")
+    with _open_store() as store:
+        assert store.clip_with_content(clip_bytes)["clip_id"] == clip["clip_id"]
+        assert store.add_clip(clip_bytes, title="Another title") == clip["clip_id"]
+        assert len(store.clips()) == 1
 
 
 # --- Upload limit -------------------------------------------------------------------------------

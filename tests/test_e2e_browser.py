@@ -186,3 +186,58 @@ def test_evaluation_page_renders(page):
     assert page.get_by_text("simulated", exact=False).count() >= 1
     wait_charts(page)
     save_screenshot(page, SHOTS / "evaluation.png")
+
+
+# --- issue 15: card layout and failure states, desktop and phone -----------------------------------
+
+def _card_boxes(page, key: str) -> list[dict]:
+    """Bounding boxes of the cards, by card number."""
+    boxes = []
+    i = 0
+    while page.locator(f".st-key-{key}-card-{i}").count():
+        boxes.append(page.locator(f".st-key-{key}-card-{i}").bounding_box())
+        i += 1
+    return boxes
+
+
+@pytest.mark.parametrize("viewport", [(1280, 1700), (400, 900)], ids=["desktop", "phone"])
+def test_cards_row_major_equal_height_and_failure_clears_results(browser, server, viewport, tmp_path):
+    context, page = open_page(browser, server.url, viewport=viewport)
+    try:
+        # One-click example: a catalog clip opens, with cards.
+        page.locator("[class*='st-key-discover-try-'] button:visible").first.click()
+        page.wait_for_selector(".st-key-discover-card-3", timeout=600_000)
+        wait_idle(page, timeout_ms=600_000)
+        _no_exception(page)
+        boxes = _card_boxes(page, "discover")
+        assert len(boxes) >= 4
+        # The DOM (reading) order is the card order, and it reads row by row.
+        dom = page.eval_on_selector_all("[class*='st-key-discover-card-']",
+                                        "els => els.map(e => [...e.classList].find(c => c.startsWith('st-key-')))")
+        assert dom == [f"st-key-discover-card-{i}" for i in range(len(dom))]
+        if viewport[0] >= 1000:  # two per row, side by side, same height
+            for a, b in zip(boxes[0::2], boxes[1::2]):
+                assert abs(a["y"] - b["y"]) < 2 and b["x"] > a["x"] and abs(a["height"] - b["height"]) < 2
+        else:  # stacked: 1, 2, 3, ... top to bottom
+            ys = [b["y"] for b in boxes]
+            assert ys == sorted(ys) and len(set(round(y) for y in ys)) == len(ys)
+        # Every card has a picture that loaded.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll(\"[class*='st-key-discover-card-'] img\")]"
+            ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
+        assert page.locator("[class*='st-key-discover-card-'] img").count() >= len(boxes)
+        save_screenshot(page, SHOTS / f"discover-cards-{viewport[0]}.png", width=min(1100, viewport[0]))
+
+        # A text file renamed .mp4: the error in plain words, and nothing of the previous clip stays.
+        bad = tmp_path / "notes.mp4"
+        bad.write_bytes(b"a text file renamed to .mp4\n" * 50)
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(bad))
+        page.wait_for_selector("[data-testid='stAlertContentError']", timeout=120_000)
+        wait_idle(page)
+        _no_exception(page)
+        assert "not an audio or video file" in page.locator("[data-testid='stAlertContentError']").inner_text()
+        assert page.locator("[class*='st-key-discover-card-']").count() == 0
+        assert "Not analysed" in page.locator("[data-testid='stMain']").inner_text()
+        save_screenshot(page, SHOTS / f"discover-failed-{viewport[0]}.png", width=min(1100, viewport[0]))
+    finally:
+        context.close()

@@ -152,7 +152,7 @@ def test_too_large_and_too_short(tmp_path):
     path = write_wav(tmp_path / "t.wav", tone(440, seconds=1.0))
     with pytest.raises(MediaTooLargeError):
         decode(path, limits=MediaLimits(max_bytes=1000))
-    short = write_wav(tmp_path / "s.wav", tone(440, seconds=0.03))
+    short = write_wav(tmp_path / "s.wav", tone(440, seconds=0.005))  # 10 ms and up are analysed
     with pytest.raises(EmptyMediaError):
         decode(short)
 

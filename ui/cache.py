@@ -163,8 +163,9 @@ def start_warmup(fp: str) -> threading.Thread | None:
     bmap = get_map(fp)  # starts the UMAP fit in its own thread
 
     def work():
-        for step in (lambda: _fit_validator(service), lambda: service.analyzer.encoders(),
-                     lambda: _warm_umap(bmap, service)):
+        # The first upload waits on the analyzer: load and exercise it first, then the rest.
+        for step in (lambda: _warm_analyzer(service.analyzer), lambda: _fit_validator(service),
+                     lambda: _warm_umap(bmap, service), lambda: _warm_pictures(fp, service)):
             try:
                 step()
             except Exception:  # noqa: BLE001 -- warming is best effort; pages report real errors
@@ -173,6 +174,28 @@ def start_warmup(fp: str) -> threading.Thread | None:
     thread = threading.Thread(target=work, name="recsys-warmup", daemon=True)
     thread.start()
     return thread
+
+
+def _warm_analyzer(analyzer) -> None:
+    """Load the encoders and run each once on a generated input, so that the lazy imports
+    (librosa, PyAV), the ONNX sessions' first runs and the semantic space are paid before the
+    first upload: a 1 s tone through the whole pipeline, and one blank frame through the image model."""
+    import io
+
+    import soundfile as sf
+
+    encoders = analyzer.encoders()
+    buf = io.BytesIO()
+    t = np.arange(16000) / 16000
+    sf.write(buf, (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000, format="WAV")
+    analyzer.analyze(buf.getvalue(), name="warmup.wav")
+    encoders["image"].encode(np.zeros((1, 256, 256, 3), np.uint8))
+
+
+def _warm_pictures(fp: str, service) -> None:
+    """Card and gallery pictures of every catalog item (decoding only; a few seconds)."""
+    for item_id in service.catalog.item_ids:
+        item_picture(fp, item_id)
 
 
 def _fit_validator(service) -> None:
@@ -224,6 +247,18 @@ def item_preview(fp: str, item_id: str) -> tuple[bytes | None, str]:
         return browser_safe(path)
     except (RecsysError, OSError) as err:
         return None, str(err)
+
+
+@st.cache_resource(max_entries=4096, show_spinner=False)
+def item_picture(fp: str, item_id: str):
+    """A (180, 320, 3) uint8 picture of a catalog item for cards and the gallery (video: a frame
+    from its middle; audio: its spectrogram), or None when the file cannot be decoded. ~60 KB each."""
+    from recsys.media.display import thumbnail_of
+
+    try:
+        return thumbnail_of(get_service(fp).catalog.media_path(item_id))
+    except (RecsysError, OSError):
+        return None
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

@@ -46,6 +46,53 @@ def player(preview: tuple[bytes | None, str]) -> None:
         st.audio(data, format=mime)
 
 
+def failure_box(name: str, problem: str, advice: str, detail: str) -> None:
+    """An upload that could not be analysed: what is wrong and what to try in plain words (see
+    :func:`recsys.errors.plain_message`), the library's one-line reason after them. One line."""
+    st.error(f"**{esc(problem)}** {esc(advice)} :gray[({esc(name)}: {esc(_strip_label(detail, name))})]",
+             icon=":material/error:")
+
+
+def _strip_label(detail: str, name: str) -> str:
+    return detail[len(name) + 2:] if detail.startswith(f"{name}: ") else detail
+
+
+def example_items(items, n: int = 4) -> list[str]:
+    """``n`` catalog item ids of different kinds and sources for one-click examples: the kinds
+    alternate (audio, video, ...), each the first item of a source prefix not used yet."""
+    by_kind: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for item_id, kind in zip(items["item_id"], items["kind"]):
+        prefix = str(item_id).split("_")[0]
+        if prefix not in seen:
+            seen.add(prefix)
+            by_kind.setdefault(str(kind), []).append(str(item_id))
+    out: list[str] = []
+    while len(out) < n and any(by_kind.values()):
+        for kind in sorted(by_kind):
+            if by_kind[kind] and len(out) < n:
+                out.append(by_kind[kind].pop(0))
+    return out
+
+
+def examples(items, *, picture_of, on_pick, key: str) -> None:
+    """One-click examples: a picture and a button per item; ``on_pick(item_id)`` on click."""
+    ids = example_items(items)
+    if not ids:
+        return
+    st.markdown("**Or try one of these:**")
+    titles = dict(zip(items["item_id"], items["title"]))
+    kinds = dict(zip(items["item_id"], items["kind"]))
+    cols = st.columns(len(ids), gap="small")
+    for col, item_id in zip(cols, ids):
+        with col.container(border=True, key=f"{key}-example-{item_id}"):
+            picture = picture_of(item_id)
+            if picture is not None:
+                st.image(picture, width="stretch")
+            st.button(esc(titles[item_id]), key=f"{key}-try-{item_id}", on_click=on_pick, args=(item_id,),
+                      help=f"Analyse this {kinds[item_id]} clip from the catalog", width="stretch")
+
+
 # --- analysis panel ------------------------------------------------------------------------------
 
 def sound_figure(display: dict) -> go.Figure | None:
@@ -105,7 +152,8 @@ def evidence_table(analysis: dict) -> None:
             for f in ("themes", "emotions", "styles") for x in analysis.get(f, [])]
     st.dataframe(rows, hide_index=True, width="stretch",
                  column_config={"score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0,
-                                                                         format="%.2f")})
+                                                                         format="%.2f"),
+                                "evidence": st.column_config.TextColumn("evidence", width="large")})
 
 
 def analysis_panel(analysis: dict, display: dict, preview: tuple[bytes | None, str], *, va_others=None) -> None:
@@ -119,8 +167,6 @@ def analysis_panel(analysis: dict, display: dict, preview: tuple[bytes | None, s
         if display.get("error"):
             st.caption(f"Frames and sound unavailable: {esc(display['error'])}")
         chips(analysis)
-        with st.expander("Evidence for every label"):
-            evidence_table(analysis)
     with right:
         fig = sound_figure(display)
         if fig is not None:  # theme=None: Streamlit's theme would replace the spectrogram's colour scale
@@ -132,13 +178,54 @@ def analysis_panel(analysis: dict, display: dict, preview: tuple[bytes | None, s
         evidence = analysis.get("valence_arousal_evidence") or []
         if evidence:
             st.caption("Valence/arousal from: " + esc("; ".join(evidence)))
+    with st.expander("Evidence for every label (full width)"):
+        evidence_table(analysis)
     if analysis.get("warnings"):
         st.caption("Notes from the analysis: " + esc("; ".join(analysis["warnings"])))
     with st.expander("Details: top classes, descriptors, timings"):
-        details = {k: analysis.get(k) for k in ("kind", "duration_s", "top_classes", "audio", "visual",
-                                                "speech_fraction", "transcript", "timings_ms", "warnings", "media")
-                   if analysis.get(k) not in (None, "", [], {})}
-        st.json(details, expanded=False)
+        details_tables(analysis)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_cell(v)}" for k, v in value.items())
+    return "" if value is None else str(value)
+
+
+def _pairs(d: dict) -> list[dict]:
+    """Name/value rows of a flat dict; file paths (server-side) are never shown."""
+    return [{"what": str(k).replace("_", " "), "value": _cell(v)} for k, v in d.items()
+            if "path" not in str(k) and v not in (None, "", [], {})]
+
+
+def details_tables(analysis: dict) -> None:
+    """The analysis's numbers as readable tables (not JSON): the clip, its top classes per model,
+    its sound and picture descriptors, and the time each step took."""
+    clip = {"kind": analysis.get("kind"), "duration (s)": analysis.get("duration_s"),
+            "speech fraction": analysis.get("speech_fraction"), "transcript": analysis.get("transcript"),
+            **{k: v for k, v in (analysis.get("media") or {}).items()}}
+    st.markdown("**Clip**")
+    st.dataframe(_pairs(clip), hide_index=True, width="stretch")
+    tops = analysis.get("top_classes") or {}
+    rows = [{"model": m.replace("_", " "), "class": x.get("label"), "score": x.get("score")}
+            for m, xs in tops.items() for x in (xs or [])]
+    if rows:
+        st.markdown("**Top classes per model**")
+        st.dataframe(rows, hide_index=True, width="stretch",
+                     column_config={"score": st.column_config.ProgressColumn("score", min_value=0.0, max_value=1.0,
+                                                                             format="%.2f")})
+    for name, key in (("Sound descriptors", "audio"), ("Picture descriptors", "visual")):
+        if analysis.get(key):
+            st.markdown(f"**{name}**")
+            st.dataframe(_pairs(analysis[key]), hide_index=True, width="stretch")
+    if analysis.get("timings_ms"):
+        st.markdown("**Time per step (ms)**")
+        st.dataframe([{"step": k, "ms": round(float(v), 1)} for k, v in analysis["timings_ms"].items()],
+                     hide_index=True, width="stretch")
 
 
 # --- recommendations -----------------------------------------------------------------------------
@@ -159,33 +246,61 @@ def component_bar(components: dict[str, float], scale: float) -> None:
                 f'overflow:hidden;background:#eee;margin:2px 0 6px 0">{segs}</div>', unsafe_allow_html=True)
 
 
-def rec_cards(recs, *, preview_of, scope: str | None, feedback=None, on_feedback=None, key: str,
-              n_cols: int = 2, moves: dict[str, str] | None = None) -> None:
-    """Ranked recommendation cards: player, title, score, component bar, explanation, buttons.
+CARD_CSS = """<style>
+/* Cards in one row share its height: the columns stretch, the bordered card fills its column. */
+div[data-testid="stHorizontalBlock"]:has(> div > div > div[class*="-card-"]) { align-items: stretch; }
+div[data-testid="stColumn"]:has(> div > div[class*="-card-"]) > div { height: 100%; }
+div[class*="-card-"][data-testid="stVerticalBlock"] { height: 100%; }
+</style>"""
 
-    ``preview_of(item_id) -> (data, mime)``; ``on_feedback(scope, item_id, verdict)`` is the
-    like/dislike callback (no buttons when None); ``moves`` maps item ids to a marker string.
+
+def card_styles() -> None:
+    """Fixed CSS (no user text) that gives cards in a row one height."""
+    st.html(CARD_CSS)
+
+
+def rec_cards(recs, *, preview_of, scope: str | None, feedback=None, on_feedback=None, key: str,
+              n_cols: int = 2, moves: dict[str, str] | None = None, picture_of=None) -> None:
+    """Ranked recommendation cards, row by row (1 2 / 3 4 / ...: the reading order on a phone or a
+    screen reader), each: picture, title, kind and match %, one plain sentence (the numbers on
+    hover), component bar, player, buttons.
+
+    ``preview_of(item_id) -> (data, mime)``; ``picture_of(item_id) -> (H, W, 3) uint8 | None``;
+    ``on_feedback(scope, item_id, verdict)`` is the like/dislike callback (no buttons when None);
+    ``moves`` maps item ids to a marker string.
     """
+    from recsys.serving.service import MATCH_MEANING
+
     if not recs:
         st.info("No recommendation: every item is filtered out or already rated.")
         return
+    card_styles()
     component_legend()
+    st.caption(esc(MATCH_MEANING))
     scale = max(r.score for r in recs)
-    cols = st.columns(n_cols, gap="medium")
-    for i, rec in enumerate(recs):
-        with cols[i % n_cols].container(border=True, key=f"{key}-card-{i}"):
-            move = f" {moves[rec.item_id]}" if moves and rec.item_id in moves else ""
-            st.markdown(f"**{i + 1}\\. {esc(rec.title)}**{move}  \n"
-                        f":gray[{rec.kind} · score {rec.score:.2f}]")
-            player(preview_of(rec.item_id))
-            component_bar(rec.components, scale)
-            st.caption(esc(rec.explanation.text))
-            if on_feedback is not None:
-                row = st.container(horizontal=True, gap="small")
-                row.button("Like", icon=":material/thumb_up:", key=f"{key}-like-{rec.item_id}",
-                           on_click=on_feedback, args=(scope, rec.item_id, "liked"))
-                row.button("Dislike", icon=":material/thumb_down:", key=f"{key}-dislike-{rec.item_id}",
-                           on_click=on_feedback, args=(scope, rec.item_id, "disliked"))
+    for start in range(0, len(recs), n_cols):
+        cols = st.columns(n_cols, gap="medium")
+        for j, rec in enumerate(recs[start:start + n_cols]):
+            i = start + j
+            with cols[j].container(border=True, key=f"{key}-card-{i}"):
+                picture = picture_of(rec.item_id) if picture_of is not None else None
+                if picture is not None:
+                    st.image(picture, width="stretch")
+                move = f" {moves[rec.item_id]}" if moves and rec.item_id in moves else ""
+                st.markdown(f"**{i + 1}\\. {esc(rec.title)}**{move}")
+                st.caption(f"{rec.kind} · **{100 * rec.match:.0f} % match**",
+                           help=esc(f"score {rec.score:.2f} of {rec.score / max(rec.match, 1e-9):.2f} possible. "
+                                    + MATCH_MEANING))
+                st.markdown(esc(rec.explanation.sentence or rec.explanation.text),
+                            help=esc(rec.explanation.text))
+                component_bar(rec.components, scale)
+                player(preview_of(rec.item_id))
+                if on_feedback is not None:
+                    row = st.container(horizontal=True, gap="small")
+                    row.button("Like", icon=":material/thumb_up:", key=f"{key}-like-{rec.item_id}",
+                               on_click=on_feedback, args=(scope, rec.item_id, "liked"))
+                    row.button("Dislike", icon=":material/thumb_down:", key=f"{key}-dislike-{rec.item_id}",
+                               on_click=on_feedback, args=(scope, rec.item_id, "disliked"))
 
 
 def feedback_summary(fb: dict[str, list[str]], titles: dict[str, str], *, scope: str, on_feedback, key: str) -> None:

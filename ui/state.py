@@ -52,6 +52,8 @@ class ClipSession:
     timings : stage -> milliseconds
     analysed : an upload's ``ClipAnalysis`` without its decoded media, to rebuild the query and to
         cache its features when it is added to the catalog; None for catalog items
+    sha256 : an upload's content hash (its bytes only, not its title)
+    same_as : the catalog item holding the same bytes (under whatever title), or None
     """
 
     source: Source
@@ -63,6 +65,8 @@ class ClipSession:
     timings: dict[str, float] = field(default_factory=dict)
     description: str = ""
     analysed: Any = None
+    sha256: str = ""
+    same_as: str | None = None
 MAX_SCORE_CACHE = 12
 PROFILE_PARAM = "profile"
 PROFILE_BYTES = 24                                # secrets.token_urlsafe(24): 32 URL-safe characters
@@ -180,9 +184,23 @@ def use_catalog(fp: str, service) -> None:
         if clip.source.kind == "item":
             clip.query = service.item_query(clip.source.ident)
         elif clip.analysed is not None:
-            clip.query = service.clip_query(clip.analysed)
+            same = clip.same_as if clip.same_as in set(service.catalog.item_ids) else None
+            clip.query = service.clip_query(clip.analysed, same_content=same)
     except RecsysError:  # the item left the catalog: nothing open any more
         ss.clip = None
+
+
+def clear_clip(*, uploads_only: bool = False) -> None:
+    """Nothing open on Discover any more (a failed or removed upload): no stale analysis or
+    recommendations stay on screen, and Map/Tune stop showing it. ``uploads_only`` keeps a
+    catalog item that was opened after the upload."""
+    ss = st.session_state
+    clip = ss.get("clip")
+    if clip is None or (uploads_only and clip.source.kind != "clip"):
+        return
+    ss.clip = None
+    if ss.get("focus") == clip.source:
+        ss.focus = None
 
 
 def weights() -> dict[str, float]:

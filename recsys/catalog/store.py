@@ -293,6 +293,13 @@ class Store:
                 raise
             return clip_id
 
+    def clip_with_content(self, data: bytes) -> dict | None:
+        """The stored clip holding exactly these bytes (same keys as :meth:`clips`), or None."""
+        digest = hashlib.sha256(bytes(data)).hexdigest()
+        with self._lock:
+            row = self._connection().execute("SELECT clip_id FROM clips WHERE sha256 = ?", (digest,)).fetchone()
+        return self.clip(str(row[0])) if row else None
+
     def clips(self) -> list[dict]:
         """Every user clip, oldest first: clip_id, sha256, title, path (absolute), metadata, added_at."""
         with self._lock:

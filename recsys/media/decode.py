@@ -24,14 +24,20 @@ from recsys.deadline import Deadline
 from recsys.errors import (
     CorruptMediaError,
     EmptyMediaError,
+    FrameTooLargeError,
     MediaError,
     MediaTimeoutError,
     MediaTooLargeError,
+    NotMediaError,
     NoUsableStreamError,
+    TooShortMediaError,
+    UnsupportedCodecError,
     UnsupportedMediaError,
 )
 
-AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac"}
+AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac",
+                    # libsndfile formats (FFmpeg reads some of them; the others fall back to soundfile)
+                    ".aif", ".aiff", ".au", ".caf", ".w64", ".sds", ".xi", ".htk", ".wve"}
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".gif"}
 MEDIA_EXTENSIONS = AUDIO_EXTENSIONS | VIDEO_EXTENSIONS
 
@@ -55,7 +61,9 @@ class MediaLimits:
     thumb_fps: float = 4.0                # grey thumbnails for motion / cut detection
     thumb_size: tuple[int, int] = (64, 36)
     sample_rate: int = 16000              # mono audio rate shared by every audio consumer
-    min_duration_s: float = 0.1           # shorter clips carry nothing to analyse
+    min_duration_s: float = 0.01          # shorter clips carry nothing to analyse
+    short_clip_s: float = 0.5             # shorter clips are analysed padded, flagged low confidence
+    pad_audio_s: float = 0.1              # ... their audio zero-padded to this for the descriptors
     timeout_s: float = 60.0               # wall-clock bound on one decode
     max_pixels: int = 8192 * 8192         # refuse absurd frame sizes (decompression bombs)
 
@@ -151,18 +159,34 @@ def _decode_file(fileobj: BinaryIO, size: int, label: str, name: str | None, lim
         # A demuxer recognised the format, then ran out of data while reading its headers.
         raise CorruptMediaError(f"{label}: truncated or corrupt ({ffmpeg_reason(err)})") from None
     except av.error.FFmpegError as err:
+        # FFmpeg's demuxers refuse some files libsndfile reads (SDS, XI, HTK, MAT, odd Ogg/AIFF
+        # variants): try libsndfile before giving up.
+        fallback = _decode_with_sndfile(fileobj, label, limits, deadline)
+        if fallback is not None:
+            return fallback
         ext = Path(name or label).suffix.lower()
-        what = "corrupt or not a media file" if ext in MEDIA_EXTENSIONS else "not a recognised audio/video format"
-        raise UnsupportedMediaError(f"{label}: {what} ({ffmpeg_reason(err)})") from None
+        what = "not a media file, or damaged beyond recognition" if ext in MEDIA_EXTENSIONS else "not a recognised audio/video format"
+        raise NotMediaError(f"{label}: {what} ({ffmpeg_reason(err)})") from None
     except (OSError, ValueError, MemoryError) as err:
         raise CorruptMediaError(f"{label}: cannot be read ({err})") from None
     try:
         with container:
             return _decode_container(container, label, limits, deadline)
+    except (UnsupportedMediaError, NoUsableStreamError):
+        # FFmpeg opened it but has no decoder for its codec (or found no stream it knows).
+        fallback = _decode_with_sndfile(fileobj, label, limits, deadline)
+        if fallback is None:
+            raise
+        return fallback
     except MediaError:
         raise
     except av.error.FFmpegError as err:
-        raise CorruptMediaError(f"{label}: corrupt or truncated ({ffmpeg_reason(err)})") from None
+        # A demuxer that claimed the file and then failed on it (a mis-probed format): libsndfile
+        # may still know it.
+        fallback = _decode_with_sndfile(fileobj, label, limits, deadline)
+        if fallback is None:
+            raise CorruptMediaError(f"{label}: corrupt or truncated ({ffmpeg_reason(err)})") from None
+        return fallback
     except (ValueError, IndexError, OverflowError, ZeroDivisionError, MemoryError, RuntimeError) as err:
         raise CorruptMediaError(f"{label}: cannot be decoded ({type(err).__name__}: {err})") from None
 
@@ -228,7 +252,7 @@ def _is_cover_art(stream) -> bool:
 def _decode_container(container, label: str, limits: MediaLimits, deadline: Deadline) -> DecodedMedia:
     fmt = container.format.name.split(",")[0]
     if fmt in _REJECTED_FORMATS:
-        raise UnsupportedMediaError(f"{label}: a '{fmt}' file, not an audio or video clip")
+        raise NotMediaError(f"{label}: a '{fmt}' file, not an audio or video clip")
     videos = [s for s in container.streams.video if not _is_cover_art(s)]
     audios = list(container.streams.audio)
     # A stream whose codec FFmpeg cannot decode (unknown Matroska CodecID, unknown WAV format
@@ -237,10 +261,10 @@ def _decode_container(container, label: str, limits: MediaLimits, deadline: Dead
     audio = next((s for s in audios if s.codec_context is not None), None)
     if video is None and audio is None:
         if videos or audios:
-            raise UnsupportedMediaError(f"{label}: no decoder for its {'video' if videos else 'audio'} codec")
+            raise UnsupportedCodecError(f"{label}: no decoder for its {'video' if videos else 'audio'} codec")
         raise NoUsableStreamError(f"{label}: no audio or video stream")
     if video is not None and video.codec_context.width * video.codec_context.height > limits.max_pixels:
-        raise UnsupportedMediaError(
+        raise FrameTooLargeError(
             f"{label}: frame size {video.codec_context.width}x{video.codec_context.height} is over the limit")
     duration = _duration_s(container, video, audio)
     # Timestamps need not start at 0 (MPEG-TS captures, clips cut with their timestamps kept):
@@ -290,7 +314,8 @@ def _decode_container(container, label: str, limits: MediaLimits, deadline: Dead
         if duration >= limits.max_analysed_s - 0.5:
             out.warnings.append(f"duration unknown: analysed the first {duration:.0f} s")
     if duration < limits.min_duration_s:
-        raise EmptyMediaError(f"{label}: too short ({duration * 1000:.0f} ms) to analyse")
+        raise TooShortMediaError(f"{label}: too short ({duration * 1000:.0f} ms) to analyse")
+    _pad_short(out, limits)
     # A cut-off file whose header still states the full length (a WAV data chunk, an MP4 with the
     # index in front, a WebM): FFmpeg decodes what is there and stops. Less than half of the
     # analysed span in every stream is a broken file; a video track shorter than its sound is not.
@@ -299,6 +324,85 @@ def _decode_container(container, label: str, limits: MediaLimits, deadline: Dead
     if declared and decoded < 0.5 * expected - 0.05:
         raise CorruptMediaError(f"{label}: truncated (decoded {decoded:.1f} s of {expected:.1f} s)")
     return out
+
+
+def _pad_short(out: DecodedMedia, limits: MediaLimits) -> None:
+    """A one-shot shorter than ``short_clip_s`` is analysed, padded with silence to
+    ``pad_audio_s`` for the descriptors (the audio encoder pads to its own patch), and flagged:
+    ``warnings`` says "low confidence" and ``duration_s`` keeps the true length."""
+    if out.duration_s >= limits.short_clip_s:
+        return
+    want = int(round(limits.pad_audio_s * out.sample_rate))
+    if 0 < out.audio.size < want:
+        out.audio = np.pad(out.audio, (0, want - out.audio.size))
+    out.warnings.append(f"very short clip ({out.duration_s * 1000:.0f} ms): analysed padded with silence, "
+                        f"low confidence")
+
+
+def _decode_with_sndfile(fileobj: BinaryIO, label: str, limits: MediaLimits,
+                         deadline: Deadline) -> DecodedMedia | None:
+    """Decode an audio file with libsndfile (``soundfile``) when FFmpeg refuses it.
+
+    Returns None when libsndfile does not read it either (the caller raises FFmpeg's error).
+    Only the analysed windows are read (seeking), mixed to mono and resampled to
+    ``limits.sample_rate``; the same limits as the FFmpeg path apply.
+    """
+    try:
+        import soundfile as sf
+    except ImportError:
+        return None
+    try:
+        fileobj.seek(0)
+        snd = sf.SoundFile(fileobj)
+    except (RuntimeError, TypeError, ValueError, OSError, EOFError):  # LibsndfileError is a RuntimeError
+        return None
+    with snd:
+        rate, n, channels = int(snd.samplerate), int(snd.frames), int(snd.channels)
+        if rate <= 0 or n <= 0 or not 0 < channels <= 256:
+            return None
+        duration = n / rate
+        if duration > limits.max_duration_s:
+            raise MediaTooLargeError(f"{label}: {duration / 3600:.1f} h long, over the "
+                                     f"{limits.max_duration_s / 3600:.0f} h limit")
+        if duration < limits.min_duration_s:
+            raise TooShortMediaError(f"{label}: too short ({duration * 1000:.0f} ms) to analyse")
+        windows = analysis_windows(duration, limits)
+        pieces = []
+        try:
+            for start, end in windows:
+                deadline.check()
+                if start > 0:  # some formats (XI) cannot seek at all
+                    snd.seek(int(start * rate))
+                block = snd.read(max(1, int(round((end - start) * rate))), dtype="float32", always_2d=True)
+                pieces.append(_resample(block.mean(axis=1), rate, limits.sample_rate))
+        except (RuntimeError, ValueError, OSError, MemoryError) as err:
+            raise CorruptMediaError(f"{label}: cannot be decoded ({type(err).__name__}: {err})") from None
+        fmt = f"{snd.format.lower()} (libsndfile)"
+        codec = snd.subtype.lower()
+    audio = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    if audio.size == 0:
+        raise EmptyMediaError(f"{label}: audio stream holds no samples")
+    np.nan_to_num(audio, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    out = DecodedMedia(
+        kind="audio", duration_s=duration, sample_rate=limits.sample_rate,
+        audio=np.clip(audio, -1.0, 1.0).astype(np.float32, copy=False),
+        frames=np.zeros((0, 0, 0, 3), np.uint8), frame_times_s=np.zeros(0),
+        thumbs=np.zeros((0, limits.thumb_size[1], limits.thumb_size[0]), np.uint8),
+        thumb_times_s=np.zeros(0), windows_s=windows, container=fmt, audio_codec=codec)
+    _pad_short(out, limits)
+    return out
+
+
+def _resample(y: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """(n,) float32 at ``rate`` -> float32 at ``target`` (polyphase, anti-aliased)."""
+    if rate == target or y.size == 0:
+        return y.astype(np.float32, copy=False)
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(rate, target)
+    return resample_poly(y, target // g, rate // g).astype(np.float32)
 
 
 def _duration_s(container, video, audio) -> float:

@@ -3,6 +3,8 @@ spectrogram. Computed once per clip (the app caches them per item), drawn by the
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 
@@ -39,3 +41,48 @@ def display_arrays(media, *, n_frames: int = 8, strip_height: int = 90, env_bins
         out["mel"] = (librosa.power_to_db(mel, ref=np.max(mel) if mel.max() > 0 else 1.0).astype(np.float32),
                       hop / sr)
     return out
+
+
+# Viridis at five stops (perceptually uniform, readable in grey): enough for a small picture.
+_VIRIDIS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], np.float32)
+THUMB_LIMITS_S = 10.0  # seconds decoded for a thumbnail (one window at the middle of the clip)
+
+
+def thumbnail(media, *, width: int = 320, height: int = 180) -> np.ndarray:
+    """A (height, width, 3) uint8 picture of a clip for cards and galleries.
+
+    Video: the frame nearest the middle of what was decoded, scaled and centre-cropped to fill.
+    Audio: its log-mel spectrogram (low notes at the bottom) in viridis. Neither: mid grey.
+    """
+    from PIL import Image
+
+    if media.frames.shape[0]:
+        im = Image.fromarray(media.frames[media.frames.shape[0] // 2])
+        scale = max(width / im.width, height / im.height)
+        im = im.resize((max(width, round(im.width * scale)), max(height, round(im.height * scale))))
+        left, top = (im.width - width) // 2, (im.height - height) // 2
+        return np.asarray(im.crop((left, top, left + width, top + height)).convert("RGB"))
+    y = media.audio
+    if y.size == 0:
+        return np.full((height, width, 3), 128, np.uint8)
+    import librosa
+
+    hop = max(64, y.size // width)
+    mel = librosa.feature.melspectrogram(y=y, sr=media.sample_rate, n_fft=1024, hop_length=hop, n_mels=48)
+    db = librosa.power_to_db(mel, ref=float(mel.max()) if mel.max() > 0 else 1.0, top_db=70.0)
+    level = np.clip((db + 70.0) / 70.0, 0.0, 1.0)[::-1]               # (48, T), high bands on top
+    pos = level * (len(_VIRIDIS) - 1)
+    lo = np.floor(pos).astype(int).clip(0, len(_VIRIDIS) - 2)
+    frac = (pos - lo)[..., None]
+    rgb = (_VIRIDIS[lo] * (1 - frac) + _VIRIDIS[lo + 1] * frac).astype(np.uint8)
+    return np.asarray(Image.fromarray(rgb).resize((width, height), Image.BILINEAR))
+
+
+def thumbnail_of(source, *, width: int = 320, height: int = 180, name: str | None = None) -> np.ndarray:
+    """:func:`thumbnail` of a path or bytes, decoding only ``THUMB_LIMITS_S`` seconds at its middle
+    (3 frames for video). Raises :class:`~recsys.errors.MediaError` like ``decode``."""
+    from recsys.media.decode import DEFAULT_LIMITS, decode
+
+    limits = replace(DEFAULT_LIMITS, max_analysed_s=THUMB_LIMITS_S, n_windows=1, n_frames=3, thumb_fps=0.5,
+                     frame_short_side=max(width, height))
+    return thumbnail(decode(source, limits=limits, name=name), width=width, height=height)

@@ -24,6 +24,8 @@ class Query:
     label_scores : (L,) the query's label profile (for explanations)
     kind_share : {"audio": share, "video": share} the list should follow (a persona's stated
         preference), or None for no preference
+    seeds : the rows of ``liked`` that a persona was seeded with (nobody liked them: explanations
+        say "persona seed", not "you liked")
     """
 
     label: str
@@ -35,6 +37,7 @@ class Query:
     label_scores: np.ndarray | None = None
     exclude: set[int] = field(default_factory=set)
     kind_share: dict[str, float] | None = None
+    seeds: list[int] = field(default_factory=list)
 
     def vector(self, embeddings: np.ndarray) -> np.ndarray | None:
         """(D,) the query's position in item space: the clip's own item vector, else the

@@ -7,6 +7,7 @@ kinds of request: a clip, a persona (optionally with extra likes/dislikes), a kn
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,11 +40,25 @@ class Recommendation:
     components: dict[str, float]
     explanation: Explanation
     row: int
+    match: float = 0.0   # score / best possible score with these weights, in [0, 1] (see MATCH_MEANING)
 
     def to_dict(self) -> dict:
         return {"item_id": self.item_id, "title": self.title, "kind": self.kind, "score": round(self.score, 4),
+                "match": round(self.match, 4),
                 "components": {k: round(v, 4) for k, v in self.components.items()},
                 "explanation": self.explanation.text, "why": self.explanation.to_dict()}
+
+
+MATCH_MEANING = ("Match = the item's score as a share of the best possible score with these weights: "
+                 "100 % means it is the closest item in the catalog on every signal you weight.")
+
+
+def best_possible_score(weights: dict[str, float]) -> float:
+    """Each component is scaled to [0, 1] over the candidates, so the best possible fused score
+    is the sum of the positive component weights (diversity is not a component)."""
+    from recsys.serving.ranker import COMPONENTS
+
+    return float(sum(max(0.0, float(weights.get(c, 0.0))) for c in COMPONENTS))
 
 
 class RecsysService:
@@ -54,6 +69,9 @@ class RecsysService:
         self.hybrid = hybrid
         self.interactions = interactions
         self._analyzer = analyzer
+        self._content_lock = threading.Lock()
+        self._sizes: dict[int, list[int]] | None = None   # file size -> catalog rows
+        self._sha: dict[int, str] = {}                       # row -> sha256 of its media file
 
     @property
     def analyzer(self):
@@ -64,18 +82,52 @@ class RecsysService:
         return self._analyzer
 
     # -- queries -------------------------------------------------------------------------------
-    def clip_query(self, analysis) -> Query:
-        # A clip that is itself in the catalog should not recommend itself.
-        return query_from_analysis(analysis, exclude=self._duplicates(analysis.embedding))
+    def clip_query(self, analysis, *, same_content: str | None = None) -> Query:
+        """A query for an analysed clip. A clip that is itself in the catalog does not recommend
+        itself: neither items with the same vector nor ``same_content`` (the item id with the same
+        bytes, see :meth:`item_with_content`, whatever its title)."""
+        exclude = self._duplicates(analysis.embedding)
+        if same_content is not None:
+            exclude.add(self.catalog.index(same_content))
+        return query_from_analysis(analysis, exclude=exclude)
+
+    def item_with_content(self, sha256: str, size: int) -> str | None:
+        """The id of a catalog item whose media file holds exactly the bytes with this sha256 hex
+        digest and length (``hashlib.sha256(data).hexdigest(), len(data)``), or None.
+
+        Compares sizes first (one ``stat`` per item, once per service), then hashes only the
+        files of the same size (each once); a missing file is skipped."""
+        with self._content_lock:
+            if self._sizes is None:
+                sizes: dict[int, list[int]] = {}
+                for row in range(len(self.catalog)):
+                    try:
+                        sizes.setdefault(self.catalog.media_path(row).stat().st_size, []).append(row)
+                    except (OSError, ValueError):
+                        continue
+                self._sizes = sizes
+            for row in self._sizes.get(int(size), []):
+                if row not in self._sha:
+                    from recsys.catalog.feature_cache import file_hash
+
+                    try:
+                        self._sha[row] = file_hash(self.catalog.media_path(row))
+                    except OSError:
+                        self._sha[row] = ""
+                if self._sha[row] == sha256:
+                    return self.catalog.item_ids[row]
+        return None
 
     def persona_query(self, persona: Persona | str, *, liked: list[str] = (), disliked: list[str] = ()) -> Query:
         p = get_persona(persona) if isinstance(persona, str) else persona
         seeds = self.persona_seeds(p)
         liked_rows = [self.catalog.index(i) for i in (*seeds, *liked) if i not in disliked]
         disliked_rows = [self.catalog.index(i) for i in disliked]
-        return query_from_history(self.catalog, liked_rows, disliked_rows, label=p.name,
-                                  user_text=self.persona_text_vector(p), taste=p.taste(),
-                                  kind_share=dict(p.kind_preference))
+        q = query_from_history(self.catalog, liked_rows, disliked_rows, label=p.name,
+                               user_text=self.persona_text_vector(p), taste=p.taste(),
+                               kind_share=dict(p.kind_preference))
+        q.seeds = [self.catalog.index(i) for i in seeds if i not in disliked and i not in liked]
+        return q
 
     def user_query(self, user_id: str) -> Query:
         if user_id not in self.hybrid.user_ids_:
@@ -120,18 +172,21 @@ class RecsysService:
 
     def rank(self, q: Query, cs: ComponentScores, weights: dict[str, float] | None = None, *, k: int = 10
              ) -> list[Recommendation]:
-        ranked = rank(cs, weights or DEFAULT_WEIGHTS, k=k, embeddings=self.catalog.embeddings,
+        weights = weights or DEFAULT_WEIGHTS
+        ranked = rank(cs, weights, k=k, embeddings=self.catalog.embeddings,
                       kinds=self.catalog.items["kind"].to_numpy(), kind_share=q.kind_share)
-        return [self._recommendation(q, r) for r in ranked]
+        best = best_possible_score(weights)
+        return [self._recommendation(q, r, best) for r in ranked]
 
     def recommend(self, q: Query, weights: dict[str, float] | None = None, *, k: int = 10,
                   kind: str | None = None) -> list[Recommendation]:
         return self.rank(q, self.scores(q, kind=kind), weights, k=k)
 
-    def _recommendation(self, q: Query, r: RankedItem) -> Recommendation:
+    def _recommendation(self, q: Query, r: RankedItem, best: float) -> Recommendation:
         row = self.catalog.items.iloc[r.row]
         return Recommendation(item_id=row["item_id"], title=row["title"], kind=row["kind"], score=r.score,
-                              components=r.components, explanation=explain(self.catalog, q, r), row=r.row)
+                              components=r.components, explanation=explain(self.catalog, q, r), row=r.row,
+                              match=min(1.0, r.score / best) if best > 0 else 0.0)
 
 
 def persona_user_text(catalog: Catalog) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
