@@ -55,14 +55,25 @@ def test_summarize_and_time_calls():
     assert len(calls) == 5 and st["n"] == 3 and "cpu_median_ms" in st
 
 
+PEAK_CHILD = """
+import json, numpy as np
+from benchmarks.bench import harness
+with harness.PeakMemory() as mem:
+    a = np.ones(40 * 2**20 // 8)      # 40 MB that tracemalloc-free code would not report
+    a[::512] = 2.0
+    del a
+print(json.dumps({"method": mem.method, "peak_mb": mem.peak_mb}))
+"""
+
+
 def test_peak_memory_sees_numpy_buffers():
-    with harness.PeakMemory() as mem:
-        a = np.ones(40 * 2**20 // 8)      # 40 MB that tracemalloc-free code would not report
-        a[::512] = 2.0
-        del a
-    assert mem.method in ("vmhwm-reset", "rss-sampling", "ru_maxrss")
-    if mem.method != "ru_maxrss":
-        assert mem.peak_mb >= 30
+    # In a fresh process: after a long test session the allocator may serve 40 MB from memory that
+    # is already resident, and then no resident-set measure can see it.
+    out = subprocess.run([sys.executable, "-c", PEAK_CHILD], capture_output=True, text=True, check=True)
+    mem = json.loads(out.stdout.strip().splitlines()[-1])
+    assert mem["method"] in ("vmhwm-reset", "rss-sampling", "ru_maxrss")
+    if mem["method"] != "ru_maxrss":
+        assert mem["peak_mb"] >= 30
 
 
 def test_make_row_targets():

@@ -448,7 +448,7 @@ def test_get_music_tagger_is_shared_per_device():
 @needs_wheel
 def test_real_clips_get_sensible_tags(shared_media, tagger):
     """Sanity on real recordings: a jazzy lounge track, a voice, and a string orchestra."""
-    from recsys.media import decode  # 16 kHz mono, at most 30 s analysed
+    from recsys.media.decode import decode  # 16 kHz mono, at most 30 s analysed
 
     jazz = tagger.tag(decode(shared_media / "audio/librosa/Kevin_MacLeod_-_Vibe_Ace.ogg").audio)
     assert "jazz" in [t for t, _ in jazz.msd.top(3)]

@@ -11,7 +11,7 @@ from benchmarks.bad_inputs import (
     unknown_codec_mka,
     wav_bytes,
 )
-from benchmarks.bad_inputs import tone as bench_tone
+from benchmarks.factories import tone
 from recsys.errors import MediaError, RecsysError, UnknownIdError, plain_message
 from recsys.media.decode import decode
 
@@ -22,8 +22,8 @@ CASES = [
     ("unknown.mka", unknown_codec_mka, "codec is not supported"),
     ("huge.mkv", over_max_pixels_mkv, "picture is too large"),
     ("subs.mkv", subtitle_only_mkv, "no audio or video track"),
-    ("blip.wav", lambda: wav_bytes(bench_tone(0.004)), "too short"),
-    ("cut.wav", lambda: wav_bytes(bench_tone(2.0))[:20000], "damaged or cut off"),
+    ("blip.wav", lambda: wav_bytes(tone(440, seconds=0.004)), "too short"),
+    ("cut.wav", lambda: wav_bytes(tone(440, seconds=2.0))[:20000], "damaged or cut off"),
 ]
 
 

@@ -26,8 +26,10 @@ def test_components_are_named_with_their_share_of_the_score(cat):
                                                     "text": 0.0})
     e = explain(cat, _query(cat), item)
     assert e.top_components == [("audio", 0.5), ("cf", 0.3), ("popularity", 0.1)]
-    assert e.text == ("Why: similar sound (50%), liked by users with similar taste (30%) and popular in the "
-                      "catalog (10%).")
+    # An anonymous query (no history, no user): the collaborative part stands for the audience of
+    # similar clips, never for "users with similar taste".
+    assert e.text == ("Why: similar sound (50% of the score), liked by the audience of similar clips (30% of the "
+                      "score) and popular in the catalog (10% of the score).")
     assert e.shared_labels == [] and e.nearest_liked is None
     assert set(COMPONENT_WORDS) == set(COMPONENTS)
 

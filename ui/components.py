@@ -247,10 +247,12 @@ def component_bar(components: dict[str, float], scale: float) -> None:
 
 
 CARD_CSS = """<style>
-/* Cards in one row share its height: the columns stretch, the bordered card fills its column. */
-div[data-testid="stHorizontalBlock"]:has(> div > div > div[class*="-card-"]) { align-items: stretch; }
-div[data-testid="stColumn"]:has(> div > div[class*="-card-"]) > div { height: 100%; }
-div[class*="-card-"][data-testid="stVerticalBlock"] { height: 100%; }
+/* Cards in one row share its height: the row's columns stretch to the tallest, and every box
+   between a column and its bordered card (however deep Streamlit nests them) fills its parent. */
+div[data-testid="stHorizontalBlock"]:has(div[class*="-card-"]) { align-items: stretch; }
+div[data-testid="stColumn"]:has(div[class*="-card-"]) { display: flex; flex-direction: column; }
+div[data-testid="stColumn"]:has(div[class*="-card-"]) div:has(div[class*="-card-"]) { height: 100%; flex: 1 1 auto; }
+div[class*="-card-"][data-testid="stVerticalBlock"] { height: 100%; flex: 1 1 auto; }
 </style>"""
 
 
