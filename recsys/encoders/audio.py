@@ -368,6 +368,8 @@ class AudioEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = min(2, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
+        # No busy-waiting after a run: the torch models that follow (music tagger, text) need the cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only
         providers = ["CPUExecutionProvider"]
         if requested.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():

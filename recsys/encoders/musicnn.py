@@ -37,7 +37,9 @@ Usage::
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -516,6 +518,35 @@ def _select_patches(total: int, max_patches: int | None) -> np.ndarray:
     return ((2 * k + 1) * total) // (2 * max_patches)
 
 
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_before = 0
+
+
+@contextlib.contextmanager
+def _one_cpu_thread():
+    """torch on one intra-op thread for the block, restored when the last concurrent block ends.
+
+    One patch's convolutions are too small to split: on the 2-core machine, two threads made a
+    one-patch ``tag()`` 4x slower than one whenever another process held a core (0.81 s against
+    0.21 s; ``benchmarks/musicnn_speed.py`` times one thread). The count is process-wide, so
+    overlapping callers (app sessions) share one save/restore instead of racing.
+    """
+    global _threads_users, _threads_before
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_before = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0:
+                torch.set_num_threads(_threads_before)
+
+
 class MusicTagger:
     """Both musicnn taggers (MTT and MSD) on one device, loaded once.
 
@@ -550,7 +581,8 @@ class MusicTagger:
         """
         x_all = torch.from_numpy(np.ascontiguousarray(patches, dtype=np.float32))
         out = {}
-        with torch.inference_mode():
+        threads = _one_cpu_thread() if self.device == "cpu" else contextlib.nullcontext()
+        with threads, torch.inference_mode():
             for name, model in self._models.items():
                 probs, pen = [], []
                 for start in range(0, x_all.shape[0], self._chunk):
