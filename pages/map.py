@@ -61,6 +61,9 @@ if source is not None:
     except (RecsysError, LookupError) as err:
         st.warning(esc(str(err)))
 
+linked = state.from_address("map", state.ITEM_PARAM, set(cat.item_ids))  # a reload or a shared link: ?item=<id>
+if linked is not None:
+    ss.map_selected = linked
 selected = ss.get("map_selected")
 sel_row = cat.index(selected) if selected in cat.item_ids else None
 fig = map_figure(emap.coords, groups, list(cat.items["title"]), cat.item_ids, query_xy=query_xy,
@@ -73,6 +76,7 @@ if clicked and clicked[0] != selected:
     ss.map_selected = selected = clicked[0]
     st.rerun()
 
+state.keep_address("map", **{state.ITEM_PARAM: selected if selected in cat.item_ids else None})
 if selected not in cat.item_ids:
     st.info("Click a point to open that item: its player, analysis and nearest neighbours.")
     st.stop()

@@ -59,12 +59,13 @@ def _data_dir(tmp_path_factory):
         os.environ["RECSYS_DATA_DIR"] = old
 
 
-def _app(page: str | None = None, *, profile=None):
+def _app(page: str | None = None, *, profile=None, **params):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
     if profile is not None:  # what the browser's address bar holds: ?profile=...
         at.query_params["profile"] = profile
+    at.query_params.update(params)  # ?persona=..., ?item=...
     at.run()
     if page is not None:
         at.switch_page(page).run()
@@ -274,6 +275,58 @@ def test_personas_page_and_feedback_updates_profile():
     item = likes[0].removeprefix("persona-like-")
     assert item in at.session_state.feedback[f"persona:{name}"]["liked"]
     assert "(you liked)" in _text(at) and _text(at) != before
+
+
+# --- Addresses: a reload or a shared link shows the same thing ------------------------------------
+
+def test_the_persona_is_kept_in_the_address():
+    from recsys.users.personas import load_personas
+
+    names = [p.name for p in load_personas()]
+    linked = names[-1]  # not the one the picker starts with
+    at = _app("pages/personas.py", persona=linked)
+    _ok(at)
+    assert at.selectbox(key="persona_name").value == linked
+    assert at.query_params["persona"] == linked
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", at.query_params["profile"]), "the profile stays in the address"
+    # Choosing another persona writes it; the link never pulls the picker back.
+    at.selectbox(key="persona_name").set_value(names[0]).run()
+    _ok(at)
+    assert at.selectbox(key="persona_name").value == names[0] and at.query_params["persona"] == names[0]
+    at.run()
+    assert at.selectbox(key="persona_name").value == names[0]
+
+    # A name that is no persona is ignored (no error) and replaced by the one shown.
+    odd = _app("pages/personas.py", persona="<b>nobody</b>")
+    _ok(odd)
+    assert odd.query_params["persona"] == odd.selectbox(key="persona_name").value in names
+
+
+def test_an_opened_item_and_a_map_point_are_kept_in_the_address():
+    from ui import cache
+    from ui.components import esc
+
+    cat = cache.get_service(cache.catalog_fingerprint()).catalog
+    item, other = cat.item_ids[3], cat.item_ids[5]
+    at = _app(item=item)  # Discover with ?item=<id>: that item is open
+    _ok(at)
+    assert at.session_state.clip.source == Source("item", item)
+    assert at.header[0].value == esc(cat.items.iloc[3]["title"])
+    at.selectbox(key="pick_item").set_value(other)
+    at.button(key="pick_go").click().run()
+    _ok(at)
+    assert at.session_state.clip.source == Source("item", other) and at.query_params["item"] == other
+
+    # The map's selected point: /map?item=<id> opens that point.
+    at = _app(item=item)
+    at.switch_page("pages/map.py").run()
+    _ok(at)
+    assert at.session_state.map_selected == item and at.header[0].value == esc(cat.items.iloc[3]["title"])
+    assert at.query_params["item"] == item
+
+    bad = _app(item="../../etc/passwd")
+    _ok(bad)
+    assert bad.session_state.clip is None and "item" not in bad.query_params
 
 
 # --- Persistence: profiles and saved ratings ------------------------------------------------------
