@@ -475,18 +475,73 @@ def test_tune_preset_box_says_custom_once_a_slider_moves():
     assert at.slider(key="w_audio").value == 1.0 and at.selectbox(key="tune_preset").value == "content only"
 
 
-def test_catalog_page_filters():
+def _gallery(at) -> list[str]:
+    """The item ids of the gallery's cards, in reading order."""
+    return [k.removeprefix("catalog-open-") for k in _keys(at, "catalog-open-")]
+
+
+def _shown(at) -> int:
+    """N of "N of M items" in the Catalog's caption."""
+    return next(int(m.group(1)) for c in at.caption if (m := re.match(r"(\d+) of \d+ items", c.value)))
+
+
+def test_catalog_gallery_filters_searches_and_opens():
+    from recsys.understanding.label_scoring import label_names
+    from ui import cache
+    from ui.components import esc
+
     at = _app("pages/catalog.py")
     _ok(at)
     assert at.title[0].value == "Catalog"
-    assert len(at.dataframe) == 1
-    n_all = len(at.dataframe[0].value)
+    cat = cache.get_service(cache.catalog_fingerprint()).catalog
+    kinds = dict(zip(cat.item_ids, cat.items["kind"]))
+    cards = _gallery(at)
+    assert _shown(at) == len(cat) and len(cards) == min(len(cat), 24) and not at.dataframe
+    assert cards == list(cat.item_ids[:len(cards)]), "catalog order, row by row"
+    # Each card: the full title, its kind and its top labels.
+    first = cat.items.iloc[0]
+    text = _text(at)
+    assert f"**{esc(first['title'])}**" in text
+    from recsys.catalog.browse import top_labels
+
+    assert any(c.value == esc(", ".join(top_labels(cat.label_scores[0], label_names()))) for c in at.caption)
+
     at.segmented_control(key="catalog_kind").set_value(["audio"]).run()
     _ok(at)
-    n_audio = len(at.dataframe[0].value)
-    assert 0 < n_audio < n_all
+    audio = _gallery(at)
+    assert 0 < _shown(at) < len(cat) and audio and {kinds[i] for i in audio} == {"audio"}
+
+    # The search reads titles and descriptions.
+    at.segmented_control(key="catalog_kind").set_value(["audio", "video"]).run()
+    r = next(r for r, d in enumerate(cat.items["description"].fillna("")) if len(str(d).split()) >= 3)
+    word = max(str(cat.items.iloc[r]["description"]).split(), key=len).strip(".,;:!?()\"'")
+    at.text_input(key="catalog_search").set_value(word).run()
+    _ok(at)
+    hits = _gallery(at) if _shown(at) <= 24 else []
+    assert _shown(at) < len(cat) and (cat.item_ids[r] in hits or _shown(at) > 24)
+    assert all(word.lower() in (t + " " + d).lower() for t, d in
+               cat.items.set_index("item_id").loc[hits, ["title", "description"]].itertuples(index=False))
     at.text_input(key="catalog_search").set_value("zzz-no-such-title").run()
-    assert len(at.dataframe[0].value) == 0
+    assert _gallery(at) == [] and any("No item matches" in i.value for i in at.info)
+
+    # The table is one click away, with the same filters.
+    at.text_input(key="catalog_search").set_value("").run()
+    at.segmented_control(key="catalog_kind").set_value(["audio"]).run()
+    at.segmented_control(key="catalog_view").set_value("table").run()
+    _ok(at)
+    assert len(at.dataframe) == 1 and set(at.dataframe[0].value["item_id"]) == set(
+        i for i in cat.item_ids if kinds[i] == "audio")
+
+    # Opening a card shows the item, puts it in the address, and offers Discover.
+    at.segmented_control(key="catalog_view").set_value("gallery").run()
+    item = _gallery(at)[1]
+    at.button(key=f"catalog-open-{item}").click().run()
+    _ok(at)
+    assert at.header[0].value == esc(cat.items.iloc[cat.index(item)]["title"])
+    assert at.query_params["item"] == item and "catalog_open" in [b.key for b in at.button]
+    at.button(key="catalog_open").click().run()
+    _ok(at)
+    assert at.title[0].value == "Discover" and at.session_state.clip.source == Source("item", item)
 
 
 def test_a_clip_added_on_discover_joins_the_catalog_for_everyone(clip_bytes, monkeypatch, tmp_path):
@@ -528,6 +583,7 @@ def test_a_clip_added_on_discover_joins_the_catalog_for_everyone(clip_bytes, mon
     old.close()
     other = _app("pages/catalog.py")
     _ok(other)
+    other.segmented_control(key="catalog_view").set_value("table").run()
     table = other.dataframe[0].value
     assert len(table) == n_before + 1
     row = table[table["item_id"] == clip["clip_id"]].iloc[0]

@@ -303,6 +303,34 @@ def rec_cards(recs, *, preview_of, scope: str | None, feedback=None, on_feedback
                                on_click=on_feedback, args=(scope, rec.item_id, "disliked"))
 
 
+def gallery(cards: list[dict], *, picture_of, on_open, key: str, n_cols: int = 4) -> None:
+    """Catalog cards in a grid, row by row (1 2 3 4 / 5 6 ...), one height per row, each: picture,
+    full title, kind and duration, top labels, an Open button calling ``on_open(item_id)``.
+
+    ``cards``: dicts with ``item_id``, ``title``, ``kind``, ``duration_s``, ``labels`` (display
+    names, best first) and ``added`` (a clip a user added); ``picture_of(item_id) -> (H, W, 3) | None``.
+    """
+    if not cards:
+        st.info("No item matches these filters.")
+        return
+    card_styles()
+    for start in range(0, len(cards), n_cols):
+        cols = st.columns(n_cols, gap="small")
+        for col, card in zip(cols, cards[start:start + n_cols]):
+            item_id = card["item_id"]
+            with col.container(border=True, key=f"{key}-card-{item_id}"):
+                picture = picture_of(item_id)
+                if picture is not None:
+                    st.image(picture, width="stretch")
+                st.markdown(f"**{esc(card['title'])}**")
+                origin = " · added by a user" if card.get("added") else ""
+                st.caption(f"{card['kind']} · {card['duration_s']:.0f} s{origin}")
+                if card["labels"]:
+                    st.caption(esc(", ".join(card["labels"])))
+                st.button("Open", key=f"{key}-open-{item_id}", on_click=on_open, args=(item_id,),
+                          icon=":material/open_in_full:", width="stretch")
+
+
 def feedback_summary(fb: dict[str, list[str]], titles: dict[str, str], *, scope: str, on_feedback, key: str) -> None:
     """This session's likes and dislikes, each with an undo button."""
     items = [(i, "liked") for i in fb["liked"]] + [(i, "disliked") for i in fb["disliked"]]
