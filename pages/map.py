@@ -67,7 +67,12 @@ if linked is not None:
 selected = ss.get("map_selected")
 sel_row = cat.index(selected) if selected in cat.item_ids else None
 fig = map_figure(emap.coords, groups, list(cat.items["title"]), cat.item_ids, query_xy=query_xy,
-                 query_label=query_label, top_rows=top_rows, selected_row=sel_row)
+                 query_label=query_label, top_rows=top_rows, selected_row=sel_row,
+                 details=cache.item_summaries(fp))
+if query_xy is not None:
+    st.caption(f"The star is the query, projected into this {emap.method.upper()} layout with `transform()`: its "
+               "position is approximate. The lines join it to its actual top-k (ringed), which the ranking chose "
+               "on the full vectors, not on distances in this picture.")
 event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_plot", width="stretch",
                         config={"displayModeBar": False})
 points = (event or {}).get("selection", {}).get("points", [])  # PlotlyState reads as a dict

@@ -430,6 +430,36 @@ def test_map_page_places_query_and_opens_item():
     assert "Its neighbours" in _text(at)
 
 
+def test_map_hover_says_kind_and_labels_and_the_legend_sits_below():
+    from recsys.catalog.browse import top_labels
+    from recsys.understanding.label_scoring import label_names
+    from ui import cache
+
+    at = _app("pages/map.py")
+    _ok(at)
+    cat = cache.get_service(cache.catalog_fingerprint()).catalog
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    legend = fig["layout"]["legend"]
+    assert legend["orientation"] == "h" and legend["y"] < 0 and legend["yanchor"] == "top"
+    item = cat.item_ids[0]
+    trace = next(t for t in fig["data"] if item in (t.get("customdata") or []) and t.get("name") != "top-k")
+    hover = trace["hovertext"][trace["customdata"].index(item)]
+    labels = top_labels(cat.label_scores[0], label_names(), k=3)
+    assert hover.startswith(cat.items.iloc[0]["kind"]) and labels and all(lb in hover for lb in labels)
+    assert "%{hovertext}" in trace["hovertemplate"] and "%{text}" in trace["hovertemplate"]
+    # A placed persona: the star is there, and the caption says its place is approximate.
+    assert not any("approximate" in c.value for c in at.caption)
+    source = at.selectbox(key="map_source")
+    source.set_value(next(o for o in source.options if o.startswith("Persona:"))).run()
+    _ok(at)
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert any(t.get("name") == "query" for t in fig["data"])
+    assert any("approximate" in c.value and "transform()" in c.value for c in at.caption)
+    at.selectbox(key="map_source").set_value("(nothing)").run()
+    _ok(at)
+    assert not any("approximate" in c.value for c in at.caption)
+
+
 # --- Tune -----------------------------------------------------------------------------------
 
 def _ranking(at) -> list[str]:

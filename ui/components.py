@@ -374,12 +374,16 @@ def components_figure(recs) -> go.Figure:
 
 
 def map_figure(coords: np.ndarray, groups: list[str], titles: list[str], item_ids: list[str], *,
-               query_xy=None, query_label: str = "", top_rows=(), selected_row: int | None = None) -> go.Figure:
+               query_xy=None, query_label: str = "", top_rows=(), selected_row: int | None = None,
+               details: list[str] | None = None) -> go.Figure:
     """The catalog map: one trace per colour group (points carry their item id), the query as a
-    star joined to its top-k, the top-k ringed, the selected item marked."""
+    star joined to its top-k, the top-k ringed, the selected item marked. ``details``: per item,
+    a line for its hover (kind and top labels). The legend sits below the plot (a phone's width
+    stays for the points)."""
     fig = go.Figure()
     groups_arr = np.asarray(groups, dtype=object)
     safe_titles = [html.escape(t) for t in titles]
+    safe_details = [html.escape(d) for d in details] if details is not None else [""] * len(titles)
     from plotly.colors import qualitative
 
     palette = qualitative.Dark24 + qualitative.Light24  # enough distinct colours for every label
@@ -389,7 +393,8 @@ def map_figure(coords: np.ndarray, groups: list[str], titles: list[str], item_id
             x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=html.escape(str(g)),
             marker=dict(size=9, opacity=0.85, color=palette[i % len(palette)], line=dict(width=0.5, color="white")),
             customdata=[item_ids[r] for r in rows], text=[safe_titles[r] for r in rows],
-            hovertemplate="%{text}<br>" + html.escape(str(g)) + "<extra></extra>"))
+            hovertext=[safe_details[r] for r in rows],
+            hovertemplate="<b>%{text}</b><br>%{hovertext}<br>" + html.escape(str(g)) + "<extra></extra>"))
     top_rows = list(top_rows)
     if query_xy is not None:
         qx, qy = float(query_xy[0]), float(query_xy[1])
@@ -404,7 +409,8 @@ def map_figure(coords: np.ndarray, groups: list[str], titles: list[str], item_id
                                  marker=dict(size=16, color="rgba(0,0,0,0)", line=dict(width=2, color="#E45756")),
                                  customdata=[item_ids[r] for r in top_rows],
                                  text=[f"#{i + 1} {safe_titles[r]}" for i, r in enumerate(top_rows)],
-                                 hovertemplate="%{text}<extra></extra>"))
+                                 hovertext=[safe_details[r] for r in top_rows],
+                                 hovertemplate="<b>%{text}</b><br>%{hovertext}<extra></extra>"))
     if query_xy is not None:
         fig.add_trace(go.Scatter(x=[query_xy[0]], y=[query_xy[1]], mode="markers", name="query",
                                  marker=dict(size=20, symbol="star", color="#E45756", line=dict(width=1, color="black")),
@@ -414,6 +420,7 @@ def map_figure(coords: np.ndarray, groups: list[str], titles: list[str], item_id
                                  name="selected", hoverinfo="skip",
                                  marker=dict(size=22, color="rgba(0,0,0,0)", line=dict(width=3, color="black"))))
     fig.update_layout(height=560, margin=dict(l=10, r=10, t=10, b=10), clickmode="event+select",
-                      legend=dict(itemsizing="constant"), xaxis=dict(showticklabels=False, title=""),
+                      legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left", y=-0.02,
+                                  yanchor="top"), xaxis=dict(showticklabels=False, title=""),
                       yaxis=dict(showticklabels=False, title=""))
     return fig
