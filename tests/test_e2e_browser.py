@@ -170,6 +170,9 @@ def test_catalog_gallery_card_opens_item_and_table_is_one_click_away(page):
     cards.first.wait_for(timeout=60_000)
     assert cards.count() >= 4
     assert page.locator("[class*='st-key-catalog-card-'] img").count() >= 1, "cards show the item's picture"
+    first_row = [cards.nth(i).bounding_box() for i in range(4)]  # row-major, one height per row
+    for a, b in zip(first_row, first_row[1:]):
+        assert abs(a["y"] - b["y"]) < 2 and b["x"] > a["x"] and abs(a["height"] - b["height"]) < 2, first_row
     page.locator("[class*='st-key-catalog-open-'] button").first.click()
     page.wait_for_selector(".st-key-catalog_open", timeout=60_000)
     wait_idle(page)

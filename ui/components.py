@@ -247,9 +247,13 @@ def component_bar(components: dict[str, float], scale: float) -> None:
 
 
 CARD_CSS = """<style>
-/* Cards in one row share its height: the columns stretch, the bordered card fills its column. */
-div[data-testid="stHorizontalBlock"]:has(> div > div > div[class*="-card-"]) { align-items: stretch; }
-div[data-testid="stColumn"]:has(> div > div[class*="-card-"]) > div { height: 100%; }
+/* Cards in one row share its height: the columns stretch, the bordered card fills its column.
+   A bordered container may sit in a stLayoutWrapper (newer Streamlit): that wrapper fills too. */
+div[data-testid="stHorizontalBlock"]:has(> div > div > div[class*="-card-"]),
+div[data-testid="stHorizontalBlock"]:has(> div > div > div > div[class*="-card-"]) { align-items: stretch; }
+div[data-testid="stColumn"]:has(> div > div[class*="-card-"]) > div,
+div[data-testid="stColumn"]:has(> div > div > div[class*="-card-"]) > div { height: 100%; }
+div[data-testid="stLayoutWrapper"]:has(> div[class*="-card-"]) { height: 100%; }
 div[class*="-card-"][data-testid="stVerticalBlock"] { height: 100%; }
 </style>"""
 
