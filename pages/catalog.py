@@ -41,6 +41,8 @@ st.caption(f"{len(rows)} of {len(items)} items{n_added}. "
 
 if view == "gallery":
     n_pages = max(1, -(-len(rows) // PAGE_SIZE))
+    if ss.get("catalog_page", 1) > n_pages:  # a narrower filter: back to its first page
+        ss.catalog_page = 1
     page = st.number_input("Page", 1, n_pages, 1, key="catalog_page") if n_pages > 1 else 1
     shown = rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     names = label_names()
