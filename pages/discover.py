@@ -127,6 +127,10 @@ def open_item(item_id: str) -> None:
     ss.focus = source
 
 
+linked = state.from_address("discover", state.ITEM_PARAM, set(cat.item_ids))  # a reload or a shared link: ?item=<id>
+if linked is not None:
+    ss.open_item = ss.pick_item = linked
+
 up_tab, pick_tab = st.tabs(["Upload a clip", "Pick from the catalog"])
 with up_tab:
     upload = st.file_uploader("Audio or video clip", type=sorted(e.lstrip(".") for e in MEDIA_EXTENSIONS),
@@ -166,6 +170,8 @@ if ss.open_item:
         st.error(esc(str(err)))
 
 clip = ss.clip
+opened = clip.source.ident if clip is not None and clip.source.kind == "item" else None
+state.keep_address("discover", **{state.ITEM_PARAM: opened})
 if clip is None:
     if failed:
         st.info("Not analysed: nothing is shown for this file. Upload another file, or pick a clip from the "

@@ -61,10 +61,18 @@ if source is not None:
     except (RecsysError, LookupError) as err:
         st.warning(esc(str(err)))
 
+linked = state.from_address("map", state.ITEM_PARAM, set(cat.item_ids))  # a reload or a shared link: ?item=<id>
+if linked is not None:
+    ss.map_selected = linked
 selected = ss.get("map_selected")
 sel_row = cat.index(selected) if selected in cat.item_ids else None
 fig = map_figure(emap.coords, groups, list(cat.items["title"]), cat.item_ids, query_xy=query_xy,
-                 query_label=query_label, top_rows=top_rows, selected_row=sel_row)
+                 query_label=query_label, top_rows=top_rows, selected_row=sel_row,
+                 details=cache.item_summaries(fp))
+if query_xy is not None:
+    st.caption(f"The star is the query, projected into this {emap.method.upper()} layout with `transform()`: its "
+               "position is approximate. The lines join it to its actual top-k (ringed), which the ranking chose "
+               "on the full vectors, not on distances in this picture.")
 event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_plot", width="stretch",
                         config={"displayModeBar": False})
 points = (event or {}).get("selection", {}).get("points", [])  # PlotlyState reads as a dict
@@ -73,6 +81,7 @@ if clicked and clicked[0] != selected:
     ss.map_selected = selected = clicked[0]
     st.rerun()
 
+state.keep_address("map", **{state.ITEM_PARAM: selected if selected in cat.item_ids else None})
 if selected not in cat.item_ids:
     st.info("Click a point to open that item: its player, analysis and nearest neighbours.")
     st.stop()

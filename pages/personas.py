@@ -21,6 +21,10 @@ st.title("Personas")
 st.caption("Each persona is a taste profile; the demo users the recommender is trained on are simulated from "
            "them. Pick one, listen to its history, and rate its recommendations.")
 
+linked = state.from_address("personas", state.PERSONA_PARAM, personas)  # a reload or a shared link: ?persona=<name>
+if linked is not None:
+    ss.focus = Source("persona", linked)
+    ss.pop("persona_name", None)  # the picker starts from the link, not from its last value
 focus = ss.focus
 default = focus.ident if focus and focus.kind == "persona" and focus.ident in personas else next(iter(personas))
 name = st.selectbox("Persona", list(personas), index=list(personas).index(default), key="persona_name")
@@ -28,6 +32,7 @@ persona = personas[name]
 source = Source("persona", name)
 scope = source.scope
 ss.focus = source
+state.keep_address("personas", **{state.PERSONA_PARAM: name})
 fb = state.feedback(scope)
 titles = dict(zip(cat.item_ids, cat.items["title"]))
 

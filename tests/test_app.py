@@ -59,12 +59,13 @@ def _data_dir(tmp_path_factory):
         os.environ["RECSYS_DATA_DIR"] = old
 
 
-def _app(page: str | None = None, *, profile=None):
+def _app(page: str | None = None, *, profile=None, **params):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file("../app.py", default_timeout=TIMEOUT)
     if profile is not None:  # what the browser's address bar holds: ?profile=...
         at.query_params["profile"] = profile
+    at.query_params.update(params)  # ?persona=..., ?item=...
     at.run()
     if page is not None:
         at.switch_page(page).run()
@@ -276,6 +277,58 @@ def test_personas_page_and_feedback_updates_profile():
     assert "(you liked)" in _text(at) and _text(at) != before
 
 
+# --- Addresses: a reload or a shared link shows the same thing ------------------------------------
+
+def test_the_persona_is_kept_in_the_address():
+    from recsys.users.personas import load_personas
+
+    names = [p.name for p in load_personas()]
+    linked = names[-1]  # not the one the picker starts with
+    at = _app("pages/personas.py", persona=linked)
+    _ok(at)
+    assert at.selectbox(key="persona_name").value == linked
+    assert at.query_params["persona"] == linked
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", at.query_params["profile"]), "the profile stays in the address"
+    # Choosing another persona writes it; the link never pulls the picker back.
+    at.selectbox(key="persona_name").set_value(names[0]).run()
+    _ok(at)
+    assert at.selectbox(key="persona_name").value == names[0] and at.query_params["persona"] == names[0]
+    at.run()
+    assert at.selectbox(key="persona_name").value == names[0]
+
+    # A name that is no persona is ignored (no error) and replaced by the one shown.
+    odd = _app("pages/personas.py", persona="<b>nobody</b>")
+    _ok(odd)
+    assert odd.query_params["persona"] == odd.selectbox(key="persona_name").value in names
+
+
+def test_an_opened_item_and_a_map_point_are_kept_in_the_address():
+    from ui import cache
+    from ui.components import esc
+
+    cat = cache.get_service(cache.catalog_fingerprint()).catalog
+    item, other = cat.item_ids[3], cat.item_ids[5]
+    at = _app(item=item)  # Discover with ?item=<id>: that item is open
+    _ok(at)
+    assert at.session_state.clip.source == Source("item", item)
+    assert at.header[0].value == esc(cat.items.iloc[3]["title"])
+    at.selectbox(key="pick_item").set_value(other)
+    at.button(key="pick_go").click().run()
+    _ok(at)
+    assert at.session_state.clip.source == Source("item", other) and at.query_params["item"] == other
+
+    # The map's selected point: /map?item=<id> opens that point.
+    at = _app(item=item)
+    at.switch_page("pages/map.py").run()
+    _ok(at)
+    assert at.session_state.map_selected == item and at.header[0].value == esc(cat.items.iloc[3]["title"])
+    assert at.query_params["item"] == item
+
+    bad = _app(item="../../etc/passwd")
+    _ok(bad)
+    assert bad.session_state.clip is None and "item" not in bad.query_params
+
+
 # --- Persistence: profiles and saved ratings ------------------------------------------------------
 
 def _open_store():
@@ -377,6 +430,36 @@ def test_map_page_places_query_and_opens_item():
     assert "Its neighbours" in _text(at)
 
 
+def test_map_hover_says_kind_and_labels_and_the_legend_sits_below():
+    from recsys.catalog.browse import top_labels
+    from recsys.understanding.label_scoring import label_names
+    from ui import cache
+
+    at = _app("pages/map.py")
+    _ok(at)
+    cat = cache.get_service(cache.catalog_fingerprint()).catalog
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    legend = fig["layout"]["legend"]
+    assert legend["orientation"] == "h" and legend["y"] < 0 and legend["yanchor"] == "top"
+    item = cat.item_ids[0]
+    trace = next(t for t in fig["data"] if item in (t.get("customdata") or []) and t.get("name") != "top-k")
+    hover = trace["hovertext"][trace["customdata"].index(item)]
+    labels = top_labels(cat.label_scores[0], label_names(), k=3)
+    assert hover.startswith(cat.items.iloc[0]["kind"]) and labels and all(lb in hover for lb in labels)
+    assert "%{hovertext}" in trace["hovertemplate"] and "%{text}" in trace["hovertemplate"]
+    # A placed persona: the star is there, and the caption says its place is approximate.
+    assert not any("approximate" in c.value for c in at.caption)
+    source = at.selectbox(key="map_source")
+    source.set_value(next(o for o in source.options if o.startswith("Persona:"))).run()
+    _ok(at)
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert any(t.get("name") == "query" for t in fig["data"])
+    assert any("approximate" in c.value and "transform()" in c.value for c in at.caption)
+    at.selectbox(key="map_source").set_value("(nothing)").run()
+    _ok(at)
+    assert not any("approximate" in c.value for c in at.caption)
+
+
 # --- Tune -----------------------------------------------------------------------------------
 
 def _ranking(at) -> list[str]:
@@ -422,18 +505,78 @@ def test_tune_preset_box_says_custom_once_a_slider_moves():
     assert at.slider(key="w_audio").value == 1.0 and at.selectbox(key="tune_preset").value == "content only"
 
 
-def test_catalog_page_filters():
+def _gallery(at) -> list[str]:
+    """The item ids of the gallery's cards, in reading order."""
+    return [k.removeprefix("catalog-open-") for k in _keys(at, "catalog-open-")]
+
+
+def _shown(at) -> int:
+    """N of "N of M items" in the Catalog's caption."""
+    return next(int(m.group(1)) for c in at.caption if (m := re.match(r"(\d+) of \d+ items", c.value)))
+
+
+def test_catalog_gallery_filters_searches_and_opens():
+    from recsys.understanding.label_scoring import label_names
+    from ui import cache
+    from ui.components import esc
+
     at = _app("pages/catalog.py")
     _ok(at)
     assert at.title[0].value == "Catalog"
-    assert len(at.dataframe) == 1
-    n_all = len(at.dataframe[0].value)
+    cat = cache.get_service(cache.catalog_fingerprint()).catalog
+    kinds = dict(zip(cat.item_ids, cat.items["kind"]))
+    cards = _gallery(at)
+    assert _shown(at) == len(cat) and len(cards) == min(len(cat), 24) and not at.dataframe
+    assert cards == list(cat.item_ids[:len(cards)]), "catalog order, row by row"
+    # Each card: the full title, its kind and its top labels.
+    first = cat.items.iloc[0]
+    text = _text(at)
+    assert f"**{esc(first['title'])}**" in text
+    from recsys.catalog.browse import top_labels
+
+    assert any(c.value == esc(", ".join(top_labels(cat.label_scores[0], label_names()))) for c in at.caption)
+
+    n_pages = -(-len(cat) // 24)
+    if n_pages > 1:  # the last page holds the rest, in order
+        at.number_input(key="catalog_page").set_value(n_pages).run()
+        _ok(at)
+        assert _gallery(at) == list(cat.item_ids[(n_pages - 1) * 24:])
     at.segmented_control(key="catalog_kind").set_value(["audio"]).run()
     _ok(at)
-    n_audio = len(at.dataframe[0].value)
-    assert 0 < n_audio < n_all
+    audio = _gallery(at)
+    assert 0 < _shown(at) < len(cat) and audio and {kinds[i] for i in audio} == {"audio"}
+
+    # The search reads titles and descriptions.
+    at.segmented_control(key="catalog_kind").set_value(["audio", "video"]).run()
+    r = next(r for r, d in enumerate(cat.items["description"].fillna("")) if len(str(d).split()) >= 3)
+    word = max(str(cat.items.iloc[r]["description"]).split(), key=len).strip(".,;:!?()\"'")
+    at.text_input(key="catalog_search").set_value(word).run()
+    _ok(at)
+    hits = _gallery(at) if _shown(at) <= 24 else []
+    assert _shown(at) < len(cat) and (cat.item_ids[r] in hits or _shown(at) > 24)
+    assert all(word.lower() in (t + " " + d).lower() for t, d in
+               cat.items.set_index("item_id").loc[hits, ["title", "description"]].itertuples(index=False))
     at.text_input(key="catalog_search").set_value("zzz-no-such-title").run()
-    assert len(at.dataframe[0].value) == 0
+    assert _gallery(at) == [] and any("No item matches" in i.value for i in at.info)
+
+    # The table is one click away, with the same filters.
+    at.text_input(key="catalog_search").set_value("").run()
+    at.segmented_control(key="catalog_kind").set_value(["audio"]).run()
+    at.segmented_control(key="catalog_view").set_value("table").run()
+    _ok(at)
+    assert len(at.dataframe) == 1 and set(at.dataframe[0].value["item_id"]) == set(
+        i for i in cat.item_ids if kinds[i] == "audio")
+
+    # Opening a card shows the item, puts it in the address, and offers Discover.
+    at.segmented_control(key="catalog_view").set_value("gallery").run()
+    item = _gallery(at)[1]
+    at.button(key=f"catalog-open-{item}").click().run()
+    _ok(at)
+    assert at.header[0].value == esc(cat.items.iloc[cat.index(item)]["title"])
+    assert at.query_params["item"] == item and "catalog_open" in [b.key for b in at.button]
+    at.button(key="catalog_open").click().run()
+    _ok(at)
+    assert at.title[0].value == "Discover" and at.session_state.clip.source == Source("item", item)
 
 
 def test_a_clip_added_on_discover_joins_the_catalog_for_everyone(clip_bytes, monkeypatch, tmp_path):
@@ -475,6 +618,7 @@ def test_a_clip_added_on_discover_joins_the_catalog_for_everyone(clip_bytes, mon
     old.close()
     other = _app("pages/catalog.py")
     _ok(other)
+    other.segmented_control(key="catalog_view").set_value("table").run()
     table = other.dataframe[0].value
     assert len(table) == n_before + 1
     row = table[table["item_id"] == clip["clip_id"]].iloc[0]

@@ -163,20 +163,27 @@ def test_map_click_opens_item(page):
     save_screenshot(page, SHOTS / "map.png")
 
 
-def test_catalog_row_opens_item(page):
+def test_catalog_gallery_card_opens_item_and_table_is_one_click_away(page):
     goto_page(page, "Catalog")
     _no_exception(page)
-    grid = page.locator("[data-testid='stDataFrame']").first
-    box = grid.bounding_box()
-    assert box is not None
-    # The table is drawn on a canvas: click the first row's selection cell (below the header).
-    page.mouse.click(box["x"] + 12, box["y"] + 35 + 18)
+    cards = page.locator("[class*='st-key-catalog-card-']")
+    cards.first.wait_for(timeout=60_000)
+    assert cards.count() >= 4
+    assert page.locator("[class*='st-key-catalog-card-'] img").count() >= 1, "cards show the item's picture"
+    first_row = [cards.nth(i).bounding_box() for i in range(4)]  # row-major, one height per row
+    for a, b in zip(first_row, first_row[1:]):
+        assert abs(a["y"] - b["y"]) < 2 and b["x"] > a["x"] and abs(a["height"] - b["height"]) < 2, first_row
+    page.locator("[class*='st-key-catalog-open-'] button").first.click()
     page.wait_for_selector(".st-key-catalog_open", timeout=60_000)
     wait_idle(page)
     _no_exception(page)
+    assert "item=" in page.url, "the opened item is in the address"
     _media_ok(page, "[data-testid='stMain'] audio, [data-testid='stMain'] video")
     wait_charts(page)
     save_screenshot(page, SHOTS / "catalog.png")
+    page.locator(".st-key-catalog_view button", has_text="table").click()
+    page.wait_for_selector("[data-testid='stDataFrame']", timeout=60_000)
+    _no_exception(page)
 
 
 def test_evaluation_page_renders(page):

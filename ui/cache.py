@@ -235,6 +235,18 @@ def item_tags(fp: str) -> list[list[str]]:
     return out
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def item_summaries(fp: str) -> list[str]:
+    """Per item: "kind · its three top labels" (map hovers)."""
+    from recsys.catalog.browse import top_labels
+    from recsys.understanding.label_scoring import label_names
+
+    cat = get_service(fp).catalog
+    names = label_names()
+    return [f"{kind} · {', '.join(top_labels(cat.label_scores[r], names, k=3))}"
+            for r, kind in enumerate(cat.items["kind"])]
+
+
 # --- per-item media ---------------------------------------------------------------------------
 
 @st.cache_resource(max_entries=1024, show_spinner=False)

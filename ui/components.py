@@ -305,6 +305,34 @@ def rec_cards(recs, *, preview_of, scope: str | None, feedback=None, on_feedback
                                on_click=on_feedback, args=(scope, rec.item_id, "disliked"))
 
 
+def gallery(cards: list[dict], *, picture_of, on_open, key: str, n_cols: int = 4) -> None:
+    """Catalog cards in a grid, row by row (1 2 3 4 / 5 6 ...), one height per row, each: picture,
+    full title, kind and duration, top labels, an Open button calling ``on_open(item_id)``.
+
+    ``cards``: dicts with ``item_id``, ``title``, ``kind``, ``duration_s``, ``labels`` (display
+    names, best first) and ``added`` (a clip a user added); ``picture_of(item_id) -> (H, W, 3) | None``.
+    """
+    if not cards:
+        st.info("No item matches these filters.")
+        return
+    card_styles()
+    for start in range(0, len(cards), n_cols):
+        cols = st.columns(n_cols, gap="small")
+        for col, card in zip(cols, cards[start:start + n_cols]):
+            item_id = card["item_id"]
+            with col.container(border=True, key=f"{key}-card-{item_id}"):
+                picture = picture_of(item_id)
+                if picture is not None:
+                    st.image(picture, width="stretch")
+                st.markdown(f"**{esc(card['title'])}**")
+                origin = " · added by a user" if card.get("added") else ""
+                st.caption(f"{card['kind']} · {card['duration_s']:.0f} s{origin}")
+                if card["labels"]:
+                    st.caption(esc(", ".join(card["labels"])))
+                st.button("Open", key=f"{key}-open-{item_id}", on_click=on_open, args=(item_id,),
+                          icon=":material/open_in_full:", width="stretch")
+
+
 def feedback_summary(fb: dict[str, list[str]], titles: dict[str, str], *, scope: str, on_feedback, key: str) -> None:
     """This session's likes and dislikes, each with an undo button."""
     items = [(i, "liked") for i in fb["liked"]] + [(i, "disliked") for i in fb["disliked"]]
@@ -348,12 +376,16 @@ def components_figure(recs) -> go.Figure:
 
 
 def map_figure(coords: np.ndarray, groups: list[str], titles: list[str], item_ids: list[str], *,
-               query_xy=None, query_label: str = "", top_rows=(), selected_row: int | None = None) -> go.Figure:
+               query_xy=None, query_label: str = "", top_rows=(), selected_row: int | None = None,
+               details: list[str] | None = None) -> go.Figure:
     """The catalog map: one trace per colour group (points carry their item id), the query as a
-    star joined to its top-k, the top-k ringed, the selected item marked."""
+    star joined to its top-k, the top-k ringed, the selected item marked. ``details``: per item,
+    a line for its hover (kind and top labels). The legend sits below the plot (a phone's width
+    stays for the points)."""
     fig = go.Figure()
     groups_arr = np.asarray(groups, dtype=object)
     safe_titles = [html.escape(t) for t in titles]
+    safe_details = [html.escape(d) for d in details] if details is not None else [""] * len(titles)
     from plotly.colors import qualitative
 
     palette = qualitative.Dark24 + qualitative.Light24  # enough distinct colours for every label
@@ -363,7 +395,8 @@ def map_figure(coords: np.ndarray, groups: list[str], titles: list[str], item_id
             x=coords[rows, 0], y=coords[rows, 1], mode="markers", name=html.escape(str(g)),
             marker=dict(size=9, opacity=0.85, color=palette[i % len(palette)], line=dict(width=0.5, color="white")),
             customdata=[item_ids[r] for r in rows], text=[safe_titles[r] for r in rows],
-            hovertemplate="%{text}<br>" + html.escape(str(g)) + "<extra></extra>"))
+            hovertext=[safe_details[r] for r in rows],
+            hovertemplate="<b>%{text}</b><br>%{hovertext}<br>" + html.escape(str(g)) + "<extra></extra>"))
     top_rows = list(top_rows)
     if query_xy is not None:
         qx, qy = float(query_xy[0]), float(query_xy[1])
@@ -378,7 +411,8 @@ def map_figure(coords: np.ndarray, groups: list[str], titles: list[str], item_id
                                  marker=dict(size=16, color="rgba(0,0,0,0)", line=dict(width=2, color="#E45756")),
                                  customdata=[item_ids[r] for r in top_rows],
                                  text=[f"#{i + 1} {safe_titles[r]}" for i, r in enumerate(top_rows)],
-                                 hovertemplate="%{text}<extra></extra>"))
+                                 hovertext=[safe_details[r] for r in top_rows],
+                                 hovertemplate="<b>%{text}</b><br>%{hovertext}<extra></extra>"))
     if query_xy is not None:
         fig.add_trace(go.Scatter(x=[query_xy[0]], y=[query_xy[1]], mode="markers", name="query",
                                  marker=dict(size=20, symbol="star", color="#E45756", line=dict(width=1, color="black")),
@@ -388,6 +422,7 @@ def map_figure(coords: np.ndarray, groups: list[str], titles: list[str], item_id
                                  name="selected", hoverinfo="skip",
                                  marker=dict(size=22, color="rgba(0,0,0,0)", line=dict(width=3, color="black"))))
     fig.update_layout(height=560, margin=dict(l=10, r=10, t=10, b=10), clickmode="event+select",
-                      legend=dict(itemsizing="constant"), xaxis=dict(showticklabels=False, title=""),
+                      legend=dict(itemsizing="constant", orientation="h", x=0, xanchor="left", y=-0.02,
+                                  yanchor="top"), xaxis=dict(showticklabels=False, title=""),
                       yaxis=dict(showticklabels=False, title=""))
     return fig

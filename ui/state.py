@@ -8,6 +8,10 @@ Likes and dislikes also go to the shared :class:`~recsys.catalog.store.Store` th
 under the session's *profile*: a random token (no login) kept in the URL as ``?profile=<token>``,
 so a reload or a bookmark brings the same ratings back. Store user id: ``profile:<token>``;
 store scope: the same scope strings as here ("persona:<name>", "clip:<digest>", "item:<id>").
+
+What a page shows is kept in the URL too (``?persona=<name>`` on Personas, ``?item=<id>`` for the
+item open on Discover or Catalog and the selected point on the Map): :func:`from_address` and
+:func:`keep_address` are the only readers and writers, so a reload or a shared link shows it again.
 """
 from __future__ import annotations
 
@@ -120,6 +124,40 @@ def _init_profile() -> None:
     # Page switches drop query parameters: put the profile back so the URL always bookmarks it.
     if st.query_params.get(PROFILE_PARAM) != ss.profile:
         st.query_params[PROFILE_PARAM] = ss.profile
+
+
+# --- addresses: what a page shows, kept in the URL so a reload or a shared link shows it again ---
+
+PERSONA_PARAM = "persona"   # Personas: the persona's name
+ITEM_PARAM = "item"         # Discover / Catalog: the opened item; Map: the selected point
+
+
+def from_address(page: str, name: str, allowed) -> str | None:
+    """The URL's ``?name=`` value when it is one of ``allowed`` and ``page`` (the calling page's
+    name) has not adopted it yet in this session, else None. Adopted once: afterwards the page's
+    widgets own the value (and write it back with :func:`keep_address`), so the URL never
+    overrides a choice made on the page. Anything else in the URL (unknown names, lists, hostile
+    strings) is ignored."""
+    raw = st.query_params.get(name)
+    seen = st.session_state.setdefault("address_seen", {})
+    key = (page, name)
+    if not isinstance(raw, str) or raw == seen.get(key) or raw not in allowed:
+        return None
+    seen[key] = raw
+    return raw
+
+
+def keep_address(page: str, **values: str | None) -> None:
+    """Write what the page shows into the URL (``None`` removes that parameter). Only the given
+    parameters are touched: the profile stays, and page switches drop the other pages' ones."""
+    seen = st.session_state.setdefault("address_seen", {})
+    for name, value in values.items():
+        seen[(page, name)] = value
+        if value is None:
+            if name in st.query_params:
+                del st.query_params[name]
+        elif st.query_params.get(name) != value:
+            st.query_params[name] = value
 
 
 def _load_feedback() -> dict[str, dict[str, list[str]]]:
