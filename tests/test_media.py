@@ -165,3 +165,19 @@ def test_missing_path_is_a_media_error(tmp_path):
 def test_silent_audio_decodes(tmp_path):
     m = decode(write_wav(tmp_path / "silence.wav", np.zeros(SR * 2, np.float32)))
     assert m.kind == "audio" and m.audio.size == 2 * SR and not np.any(m.audio)
+
+
+def test_thumbnails_are_kept_on_disk_and_remade_when_the_file_changes(tmp_path, monkeypatch):
+    from benchmarks.factories import tone, write_wav
+    from recsys.media import display
+
+    clip = write_wav(tmp_path / "a.wav", tone(440, seconds=2.0))
+    first = display.thumbnail_file(clip, folder=tmp_path / "thumbs")
+    assert first.shape == (180, 320, 3) and len(list((tmp_path / "thumbs").glob("*.npy"))) == 1
+    calls = []
+    monkeypatch.setattr(display, "thumbnail_of", lambda *a, **k: calls.append(a) or first)
+    np.testing.assert_array_equal(display.thumbnail_file(clip, folder=tmp_path / "thumbs"), first)
+    assert not calls, "the second call reads the file"
+    write_wav(clip, tone(880, seconds=3.0))   # a changed file is drawn again
+    display.thumbnail_file(clip, folder=tmp_path / "thumbs")
+    assert len(calls) == 1

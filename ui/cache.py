@@ -265,10 +265,11 @@ def item_preview(fp: str, item_id: str) -> tuple[bytes | None, str]:
 def item_picture(fp: str, item_id: str):
     """A (180, 320, 3) uint8 picture of a catalog item for cards and the gallery (video: a frame
     from its middle; audio: its spectrogram), or None when the file cannot be decoded. ~60 KB each."""
-    from recsys.media.display import thumbnail_of
+    from recsys.media.display import thumbnail_file
+    from recsys.paths import cache_dir
 
     try:
-        return thumbnail_of(get_service(fp).catalog.media_path(item_id))
+        return thumbnail_file(get_service(fp).catalog.media_path(item_id), folder=cache_dir() / "thumbnails")
     except (RecsysError, OSError):
         return None
 

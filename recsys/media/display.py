@@ -86,3 +86,27 @@ def thumbnail_of(source, *, width: int = 320, height: int = 180, name: str | Non
     limits = replace(DEFAULT_LIMITS, max_analysed_s=THUMB_LIMITS_S, n_windows=1, n_frames=3, thumb_fps=0.5,
                      frame_short_side=max(width, height))
     return thumbnail(decode(source, limits=limits, name=name), width=width, height=height)
+
+
+def thumbnail_file(path, *, folder, width: int = 320, height: int = 180) -> np.ndarray:
+    """:func:`thumbnail_of` a media file, kept in ``folder`` as ``.npy`` keyed by the file's path,
+    size and modification time, so a restarted server draws its cards without decoding again."""
+    import hashlib
+    import os
+    from pathlib import Path
+
+    path, folder = Path(path), Path(folder)
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{width}x{height}".encode()).hexdigest()[:32]
+    file = folder / f"{key}.npy"
+    if file.is_file():
+        try:
+            return np.load(file, allow_pickle=False)
+        except (OSError, ValueError):  # a torn or foreign file: make it again
+            pass
+    picture = thumbnail_of(path, width=width, height=height)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_name(f"{key}.{os.getpid()}.tmp.npy")
+    np.save(tmp, picture, allow_pickle=False)
+    os.replace(tmp, file)
+    return picture
