@@ -1,6 +1,8 @@
 """Item-based k-nearest-neighbours: cosine similarity between item columns of the matrix."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -37,25 +39,9 @@ class ItemKNN(Recommender):
         item_users = user_items.T.tocsr()  # (n_items, n_users)
         norms = np.sqrt(np.asarray(item_users.multiply(item_users).sum(axis=1)).ravel())
         cooc = (item_users @ item_users.T).tocsr()  # (n_items, n_items) dot products
-        k = min(self.neighbours, self.n_items_ - 1)
-        rows, cols, vals = [], [], []
-        step = max(1, _CHUNK_CELLS // max(self.n_items_, 1))
-        for start in range(0, self.n_items_, step):
-            stop = min(start + step, self.n_items_)
-            block = cooc[start:stop].toarray()  # (b, n_items)
-            block /= norms[start:stop, None] * norms[None, :] + self.shrink + 1e-12
-            block[np.arange(stop - start), np.arange(start, stop)] = 0.0  # no self-similarity
-            if k < 1:
-                continue
-            top = np.argpartition(-block, k - 1, axis=1)[:, :k]  # (b, k)
-            top_vals = np.take_along_axis(block, top, axis=1)
-            keep = top_vals > 0
-            rows.append(np.repeat(np.arange(start, stop), k)[keep.ravel()])
-            cols.append(top[keep])
-            vals.append(top_vals[keep])
-        self.similarity_ = sp.csr_matrix(
-            (_cat(vals, np.float32), (_cat(rows, np.int64), _cat(cols, np.int64))),
-            shape=(self.n_items_, self.n_items_))  # row j: j's neighbours
+        self.similarity_ = sparse_top_k(  # row j: j's neighbours
+            lambda a, b: cooc[a:b].toarray() / (norms[a:b, None] * norms[None, :] + self.shrink + 1e-12),
+            self.n_items_, self.neighbours)
         return self
 
     def score(self, user_idx: np.ndarray, *, user_items: sp.csr_matrix | None = None,
@@ -69,6 +55,30 @@ class ItemKNN(Recommender):
         sims = self.similarity_[np.atleast_1d(item_idx)].toarray()
         sims[sims <= 0] = -np.inf
         return top_k(sims, k)
+
+
+def sparse_top_k(dense_rows: Callable[[int, int], np.ndarray], n_items: int, k: int) -> sp.csr_matrix:
+    """(n_items, n_items) CSR keeping each row's ``k`` largest positive entries, diagonal dropped.
+
+    ``dense_rows(start, stop)`` returns rows ``start:stop`` of the full item-item matrix as a dense
+    (stop - start, n_items) array; rows are asked for in blocks of about ``_CHUNK_CELLS`` cells, so
+    the dense matrix never exists whole.
+    """
+    k = min(k, n_items - 1)
+    rows, cols, vals = [], [], []
+    step = max(1, _CHUNK_CELLS // max(n_items, 1))
+    for start in range(0, n_items if k >= 1 else 0, step):
+        stop = min(start + step, n_items)
+        block = dense_rows(start, stop)  # (b, n_items)
+        block[np.arange(stop - start), np.arange(start, stop)] = 0.0  # no self-similarity
+        top = np.argpartition(-block, k - 1, axis=1)[:, :k]  # (b, k)
+        top_vals = np.take_along_axis(block, top, axis=1)
+        keep = top_vals > 0
+        rows.append(np.repeat(np.arange(start, stop), k)[keep.ravel()])
+        cols.append(top[keep])
+        vals.append(top_vals[keep])
+    return sp.csr_matrix((_cat(vals, np.float32), (_cat(rows, np.int64), _cat(cols, np.int64))),
+                         shape=(n_items, n_items))
 
 
 def _cat(parts: list[np.ndarray], dtype: type) -> np.ndarray:

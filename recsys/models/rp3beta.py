@@ -12,9 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import ConfigError
-from .item_knn import ItemKNN, _cat
+from .item_knn import ItemKNN, sparse_top_k
 
-_CHUNK_CELLS = 4_000_000  # dense cells per block when picking neighbours (~16 MB float32)
 
 
 class RP3beta(ItemKNN):
@@ -54,24 +53,8 @@ class RP3beta(ItemKNN):
         popularity = np.asarray(binary.sum(0)).ravel()             # (n_items,) users per item
         discount = np.power(np.maximum(popularity, 1.0), -self.beta).astype(np.float32)
         walk = (p_iu @ p_ui).tocsr()                               # (n_items, n_items)
-        k = min(self.neighbours, self.n_items_ - 1)
-        rows, cols, vals = [], [], []
-        step = max(1, _CHUNK_CELLS // max(self.n_items_, 1))
-        for start in range(0, self.n_items_, step):
-            stop = min(start + step, self.n_items_)
-            block = walk[start:stop].toarray() * discount[None, :]  # (b, n_items)
-            block[np.arange(stop - start), np.arange(start, stop)] = 0.0  # no self-loop
-            if k < 1:
-                continue
-            top = np.argpartition(-block, k - 1, axis=1)[:, :k]
-            top_vals = np.take_along_axis(block, top, axis=1)
-            keep = top_vals > 0
-            rows.append(np.repeat(np.arange(start, stop), k)[keep.ravel()])
-            cols.append(top[keep])
-            vals.append(top_vals[keep])
-        self.similarity_ = sp.csr_matrix(
-            (_cat(vals, np.float32), (_cat(rows, np.int64), _cat(cols, np.int64))),
-            shape=(self.n_items_, self.n_items_))
+        self.similarity_ = sparse_top_k(lambda a, b: walk[a:b].toarray() * discount[None, :],
+                                        self.n_items_, self.neighbours)
         return self
 
 
