@@ -148,11 +148,22 @@ def test_map_click_opens_item(page):
     goto_page(page, "Embedding map")
     wait_charts(page)
     _no_exception(page)
-    point = page.locator("[data-testid='stPlotlyChart'] .scatterlayer .trace path.point").first
-    box = point.bounding_box()
-    assert box is not None
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    points = page.locator("[data-testid='stPlotlyChart'] .scatterlayer .trace path.point")
+    points.first.wait_for(timeout=60_000)
+    # Click a point inside the plot area (plotly's drag layer takes the clicks there), away from
+    # its edges, where the legend or the axes could catch the click instead.
+    area = page.locator("[data-testid='stPlotlyChart'] .nsewdrag").first.bounding_box()
+    for i in range(min(points.count(), 60)):
+        box = points.nth(i).bounding_box()
+        if box is None:
+            continue
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        if area["x"] + 10 < x < area["x"] + area["width"] - 10 and area["y"] + 10 < y < area["y"] + area["height"] - 10:
+            break
+    else:
+        pytest.fail("no map point inside the plot area")
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
     page.wait_for_selector("h2:has-text('Its neighbours'), h3:has-text('Its neighbours')", timeout=60_000)
     wait_idle(page)
     _no_exception(page)
@@ -216,6 +227,13 @@ def test_cards_row_major_equal_height_and_failure_clears_results(browser, server
         page.wait_for_selector(".st-key-discover-card-3", timeout=600_000)
         wait_idle(page, timeout_ms=600_000)
         _no_exception(page)
+        # Measure the settled layout: pictures and players change a card's height as they load.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll(\"[class*='st-key-discover-card-'] img\")]"
+            ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll(\"[class*='st-key-discover-card-'] audio, "
+            "[class*='st-key-discover-card-'] video\")].every(m => m.readyState >= 1)", timeout=30_000)
         boxes = _card_boxes(page, "discover")
         assert len(boxes) >= 4
         # The DOM (reading) order is the card order, and it reads row by row.
