@@ -22,7 +22,7 @@ from recsys.understanding.label_scoring import FACETS, label_names
 from recsys.users.personas import load_personas
 
 
-def top_labels(label_scores: np.ndarray, names: list[str]) -> set[str]:
+def best_label_per_facet(label_scores: np.ndarray, names: list[str]) -> set[str]:
     """The best label of each facet of one item (L,) -> {"facet:label", ...} (scores > 0 only)."""
     out = set()
     for facet in FACETS:
@@ -41,7 +41,7 @@ def persona_table(service, k: int = 10) -> list[dict]:
         recs = service.recommend(q, DEFAULT_WEIGHTS, k=k)
         kinds = [r.kind for r in recs]
         liked = set(p.liked_labels)
-        overlap = [bool(top_labels(cat.label_scores[r.row], names) & liked) for r in recs]
+        overlap = [bool(best_label_per_facet(cat.label_scores[r.row], names) & liked) for r in recs]
         video_share = kinds.count("video") / max(len(kinds), 1)
         want_video = p.kind_preference.get("video", 0.0) / max(sum(p.kind_preference.values()), 1e-9)
         rows.append({"persona": p.name, "k": len(recs), "video_share": round(video_share, 2),
