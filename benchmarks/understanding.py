@@ -251,6 +251,21 @@ def reliability(rows: list[dict], results: dict, facets=FACETS, top_k: int = 3):
     return bins, float(ece), len(scores)
 
 
+def coverage(rows: list[dict], results: dict) -> list[str]:
+    """The issue's coverage bars: music tracks showing a style, scene videos showing a theme."""
+    from recsys.understanding.label_scoring import SCENE_THEMES
+
+    def share(sel, facet):
+        n = sum(bool(shown(results[key(r)], facet)) for r in sel)
+        return f"{100 * n / len(sel):.0f}% ({n}/{len(sel)})" if sel else "-"
+
+    music = [r for r in rows if key(r) in results and r["kind"] == "music"]
+    scenes = [r for r in rows if key(r) in results and r["kind"] == "video" and r["themes"]["ok"] & SCENE_THEMES]
+    return [f"music clips showing a style: {share(music, 'styles')} (bar: 90%)",
+            f"videos of landscapes and scenes (an acceptable theme in {sorted(SCENE_THEMES)}) showing a theme: "
+            f"{share(scenes, 'themes')} (bar: 70%)"]
+
+
 def markdown(rows, results, title: str) -> str:
     st = evaluate(rows, results)
     out = [f"### {title}", "",
@@ -266,6 +281,7 @@ def markdown(rows, results, title: str) -> str:
             out.append(f"| {facet} | {kind} | {s['n']} | {pct(s['ok1'], s['n_ok'])} | {pct(s['wrong1'], s['n'])} "
                        f"| {pct(s['wrong3'], s['n'])} | {pct(s['abstain'], s['n'])} "
                        f"| {lab} {100 * cnt / max(s['n_shown'], 1):.0f}% of shown |")
+    out += ["", "Coverage (abstaining is not free):", ""] + [f"- {line}" for line in coverage(rows, results)]
     out += ["", "Reliability of shown scores (top 3 per facet, all facets):", "",
             "| bin | labels | mean score | accepted |", "|---|---:|---:|---:|"]
     bins, ece, n = reliability(rows, results)

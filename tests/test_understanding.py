@@ -244,3 +244,38 @@ def test_real_shared_clips_get_evidence_first_labels(shared_media):
     assert rain.themes and rain.themes[0].label in ("weather", "water")
     assert any("AudioSet: Rain" in e or "AudioSet: Water" in e for e in rain.themes[0].evidence)
     assert not rain.emotions and "no music or speech" in rain.abstain["emotions"]
+
+
+def test_steady_noise_is_no_evidence_of_a_place(drum_space):
+    """YAMNet hears machine-steady noise as "Ocean" or "Waterfall": such a sound does not show water
+    or nature, while a recording whose level rises and falls (surf, rain) with the same class does."""
+    ocean = _scores(DRUM_NAMES, Ocean=0.8)
+    steady = white_noise(seconds=6.0, amp=0.3)
+    t = np.arange(steady.size) / SR
+    surf = steady * (0.05 + np.abs(np.sin(2 * np.pi * 0.25 * t)))  # a swell every 2 s
+    d_steady, d_surf = describe_audio(steady, sr=SR), describe_audio(surf, sr=SR)
+    assert d_steady.dynamic_range_db < 4.0 < 7.0 < d_surf.dynamic_range_db
+    u_steady = understand(Signals(audio=d_steady, audio_scores=ocean, audio_peak=ocean, duration_s=6.0), drum_space)
+    u_surf = understand(Signals(audio=d_surf, audio_scores=ocean, audio_peak=ocean, duration_s=6.0), drum_space)
+    assert u_steady.score("themes", "water") == 0.0
+    assert u_surf.score("themes", "water") > 0.3
+
+
+def test_a_va_point_names_the_quadrant_not_its_shade(drum_space):
+    """A fast, major, bright clip with no mood class is excited rather than triumphant (its
+    neighbour in valence/arousal, which needs a mood class of its own)."""
+    from recsys.understanding.label_scoring import (
+        _VA,
+        _Context,
+        _va_evidence,
+        load_vocabulary,
+    )
+
+    labels = load_vocabulary("emotions")
+    ctx = _Context(music=1.0, speech=0.0, oneshot=0.0, frames=False, silent=False, music_ev="", speech_ev="")
+    (e, _, _), = _va_evidence(labels, _VA(valence=0.6, arousal=0.75, confidence=1.0, evidence=["x"]), ctx)
+    score = {lab.name: float(v) for lab, v in zip(labels, e)}
+    assert score["excited"] > score["triumphant"] > 0
+    (e, _, _), = _va_evidence(labels, _VA(valence=0.5, arousal=-0.6, confidence=1.0, evidence=["x"]), ctx)
+    score = {lab.name: float(v) for lab, v in zip(labels, e)}
+    assert score["calm"] > max(score["tender"], score["dreamy"]) > 0

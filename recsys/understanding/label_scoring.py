@@ -17,7 +17,8 @@ A label's score is built from evidence that can be checked, strongest first:
 
 Gates: visual styles need frames; speech themes and styles need detected speech; music genres and
 moods need music (AudioSet "Music"); sound-type styles (drum hit, synth, bell...) need a short
-clip and genres are damped on one.
+clip and genres are damped on one; place themes (nature, water, weather...) heard in a sound need
+its level to vary as a recording's does (machine-steady noise sounds like a waterfall to YAMNet).
 
 The raw evidence (in [0, 1]) is calibrated per facet by Platt scaling on the logit of the raw
 score, fitted on the benchmark's tuning split (``benchmarks/understanding.py --fit``) and stored in
@@ -70,6 +71,11 @@ DEFAULT_FLOOR = 0.03
 TEXT_CAP, CONSE_CAP = 0.35, 0.25      # most that title/transcript text, or name similarity, can add
 TEXT_COS0, TEXT_COS1 = 0.35, 0.65     # MiniLM cosine: below 0.35 unrelated; 0.65 and up a clear match
 CONSE_MIN_PROB, CONSE_COS0 = 0.2, 0.45
+# A recorded stream, rain or surf rises and falls by 7 dB or more over a few seconds (frame RMS,
+# 95th minus 5th percentile); synthetic noise or a hum holds its level within ~4 dB. YAMNet hears
+# steady broadband noise as "Waterfall" or "Ocean", so a sound this steady is no evidence of a
+# place: fully at the first level, not at all at the second.
+STEADY_DR_DB = (4.0, 7.0)
 ONESHOT_S = (2.0, 4.0)                # a clip this short (s) is a one-shot; fully at the first, not at the second
 MAX_SHOWN = 5
 # Labels that fit nearly every clip of a kind ("music performance" for any music) say little:
@@ -85,6 +91,9 @@ SPEECH_STYLES = {"spoken_word"}
 VISUAL_STYLES = {"animation", "documentary", "fast_paced", "slow_contemplative", "vivid", "dark_moody"}
 SPEECH_THEMES = {"storytelling", "education", "communication"}
 MUSIC_THEMES = {"music_performance"}
+# Themes of the place itself: their evidence is landscape and weather classes (ImageNet's alp,
+# valley, seashore...; AudioSet's Wind, Rain, Ocean), a different family from objects and beings.
+SCENE_THEMES = {"nature", "water", "weather", "winter", "sky"}
 
 
 @dataclass(frozen=True)
@@ -312,6 +321,11 @@ def label_group(facet: str, label: str) -> str:
                               ("non_music", NON_MUSIC_STYLES), ("speech", SPEECH_STYLES), ("visual", VISUAL_STYLES)):
             if label in members:
                 return name
+    if facet == "themes":
+        if label in SCENE_THEMES:
+            return "scene"
+        if label in SPEECH_THEMES:
+            return "speech"
     return "all"
 
 
@@ -411,14 +425,17 @@ def fit_calibration(signals: list[Signals], judged: list[dict[str, tuple[set[str
             if wrong_top1(dict.fromkeys(set(groups), float(t))) <= budget:
                 chosen = float(t)
                 break
-        # Then each group as low as the facet's wrong budget allows (abstaining is not free): a
-        # family whose evidence is reliable (speech, sound types) need not wait on a weaker one.
+        # Then each group lower while that adds no plainly wrong top-1 on the tuning clips
+        # (abstaining is not free): a family whose evidence is reliable (speech, sound types,
+        # landscapes) need not wait on a weaker one. Spending the facet's budget here instead
+        # would let the first group in the loop take all of it.
         thr = dict.fromkeys(set(groups), chosen)
-        for g in sorted(set(groups)):
+        base = wrong_top1(thr)
+        for g in sorted(set(groups) - {"all"}):  # "all" is the mixed rest, not one family
             for t in thresholds:
                 if t >= thr[g]:
                     break
-                if wrong_top1({**thr, g: float(t)}) <= budget:
+                if wrong_top1({**thr, g: float(t)}) <= base:
                     thr[g] = float(t)
                     break
         out[f] = {"a": round(a0, 4), "b": round(b0, 4), "threshold": round(chosen, 2), "n": int(len(y)),
@@ -442,6 +459,7 @@ class _Context:
     silent: bool
     music_ev: str
     speech_ev: str
+    steady: float = 0.0  # [0, 1]: how machine-steady the sound's level is (see STEADY_DR_DB)
 
 
 def _audio_probs(s: Signals) -> np.ndarray | None:
@@ -471,7 +489,11 @@ def _context(s: Signals, space: SemanticSpace, ap: np.ndarray | None) -> _Contex
     if s.duration_s is not None and not silent:
         lo, hi = ONESHOT_S
         oneshot = float(np.clip((hi - s.duration_s) / (hi - lo), 0, 1))
-    return _Context(music, speech, oneshot, s.image_probs is not None, silent, music_ev, speech_ev)
+    steady = 0.0
+    if s.audio is not None and not silent and (s.duration_s or 0.0) >= ONESHOT_S[0]:
+        lo, hi = STEADY_DR_DB
+        steady = float(np.clip((hi - s.audio.dynamic_range_db) / (hi - lo), 0, 1))
+    return _Context(music, speech, oneshot, s.image_probs is not None, silent, music_ev, speech_ev, steady)
 
 
 def _gate(facet: str, label: str, ctx: _Context) -> float:
@@ -492,6 +514,8 @@ def _gate(facet: str, label: str, ctx: _Context) -> float:
             return ctx.speech
         if label in MUSIC_THEMES:
             return ctx.music
+        if label in SCENE_THEMES:
+            return 1.0 - ctx.steady  # steady noise sounds like a waterfall to YAMNet
     if facet == "emotions":
         if label == "neutral":
             return ctx.speech
@@ -631,6 +655,12 @@ _TAGGER_MOOD_VA = {"happy": (0.8, 0.4), "sad": (-0.8, -0.4), "Mellow": (0.3, -0.
 VA_SIGMA = 0.45
 VA_PRIOR = 1.0
 VA_CENTRE_LABELS = {"neutral", "mysterious", "nostalgic"}  # near (0, 0): a VA point cannot single them out
+# A VA point tells the quadrants apart (excited, joyful, calm, sad, tense) but not their shades:
+# triumphant sits beside excited, playful beside joyful, tender and dreamy beside calm, angry and
+# scary beside tense. These need a mood class of their own (AudioSet "Scary music", the tagger's
+# "metal"...); the VA point alone gives them this share of its evidence.
+VA_SHADE_LABELS = {"triumphant", "playful", "tender", "dreamy", "angry", "scary"}
+VA_SHADE_WEIGHT = 0.5
 
 
 @dataclass
@@ -715,7 +745,8 @@ def _va_evidence(labels, va: _VA, ctx: _Context):
         if lab.valence is None or lab.name in VA_CENTRE_LABELS:
             continue
         d2 = (va.valence - lab.valence) ** 2 + (va.arousal - lab.arousal) ** 2
-        e[j] = 0.6 * va.confidence * clear * float(np.exp(-d2 / (2 * VA_SIGMA**2)))
+        shade = VA_SHADE_WEIGHT if lab.name in VA_SHADE_LABELS else 1.0
+        e[j] = 0.6 * shade * va.confidence * clear * float(np.exp(-d2 / (2 * VA_SIGMA**2)))
     return [(e, [[text] for _ in labels], 1.0)]
 
 
