@@ -22,6 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 ONTOLOGY = ROOT.parent / "shared" / "data" / "audioset-ontology" / "ontology.json"
 OUT = ROOT / "assets" / "label_maps"
 
+# A theme's broad parent class (YAMNet's "Vehicle", "Animal", "Water"...) is scored on anything that
+# resembles one of its many children: wind and rumble get "Vehicle". The specific child ("Car",
+# "Train") is the strong evidence; the parent alone counts this share of the rule's weight.
+BROAD_PARENT_CHILDREN = 8  # rated descendants that make a parent broad
+BROAD_PARENT_FACTOR = 0.6
+
 # (ontology node, facet, label, weight): the node and all its rated descendants.
 AUDIOSET_RULES = [
     # themes
@@ -322,10 +328,15 @@ def audioset_rows() -> list[dict]:
     for node, facet, label, weight in AUDIOSET_RULES:
         if node not in by_name:
             sys.exit(f"ontology has no class named {node!r}")
-        for nid in descendants(by_name[node]["id"]):
-            if nid in yamnet:
-                note = "subtree " + node if nid != by_name[node]["id"] else "class"
-                table[(yamnet[nid], facet, label)] = (weight, note)
+        rated = [nid for nid in descendants(by_name[node]["id"]) if nid in yamnet]
+        for nid in rated:
+            if nid != by_name[node]["id"]:
+                table[(yamnet[nid], facet, label)] = (weight, "subtree " + node)
+            elif facet == "themes" and len(rated) - 1 >= BROAD_PARENT_CHILDREN:
+                table[(yamnet[nid], facet, label)] = (round(weight * BROAD_PARENT_FACTOR, 3),
+                                                      f"class, broad parent of {len(rated) - 1} rated classes")
+            else:
+                table[(yamnet[nid], facet, label)] = (weight, "class")
     return [{"class": c, "facet": f, "label": lab, "weight": w, "note": note}
             for (c, f, lab), (w, note) in sorted(table.items()) if w > 0]
 

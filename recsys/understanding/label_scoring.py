@@ -82,6 +82,12 @@ MAX_SHOWN = 5
 # their evidence is damped so that a specific label wins when there is one.
 BROAD_LABELS = {("themes", "music_performance"): 0.5}
 
+# A tagger's vocabulary shapes its mistakes: the MSD tagger has no "classical" tag, so on classical
+# music its probability lands on "jazz" (a solo cello, an orchestra, a piano piece). Where the MTT
+# tagger, which has "classical", hears classical music, MSD's jazz is not separate evidence:
+# (tagger, style) -> (other tagger, style) whose evidence e scales the first by (1 - e).
+EXPLAINED_BY = {("musicnn_msd", "jazz"): ("musicnn_mtt", "classical")}
+
 # Which gate each label's audio/music evidence needs (labels not listed: none).
 MUSIC_STYLES = {"electronic", "rock", "jazz", "classical", "folk", "pop", "hip_hop", "ambient", "game_music",
                 "cinematic", "world", "minimal"}
@@ -542,9 +548,16 @@ def _raw_evidence(s: Signals, space: SemanticSpace):
             # frames are evidence for what is seen (themes, visual styles), not for music genres or moods
             g = np.array([1.0 if facet == "themes" or lab.name in VISUAL_STYLES else 0.0 for lab in labels])
             sources.append((e, names, g))
+        extra = {}
         for name, (class_names, probs) in (s.extra_probs or {}).items():
             cmap = space.classifier_map(name, class_names)
-            e, names = cmap.evidence(np.asarray(probs, np.float32), facet)
+            extra[name] = cmap.evidence(np.asarray(probs, np.float32), facet)
+        for (name, label), (other, other_label) in EXPLAINED_BY.items():
+            if facet == "styles" and name in extra and other in extra:
+                names_ = [lab.name for lab in space.labels[facet]]
+                j, k = names_.index(label), names_.index(other_label)
+                extra[name][0][j] *= 1.0 - extra[other][0][k]
+        for e, names in extra.values():
             sources.append((e, names, gates))
         sources += _conse_fallback(s, space, facet, ap, gates)
         sources += _text_evidence(s, space, facet, ctx)
