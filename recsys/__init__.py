@@ -1,7 +1,7 @@
 """recsys: audio/video content understanding and hybrid recommendation (library; no UI imports)."""
 __version__ = "0.1.0"
 # Bumped whenever analysis output changes, so on-disk feature caches are invalidated.
-FEATURE_VERSION = "2"
+FEATURE_VERSION = "3"
 
 import os as _os
 

@@ -279,3 +279,17 @@ def test_a_va_point_names_the_quadrant_not_its_shade(drum_space):
     (e, _, _), = _va_evidence(labels, _VA(valence=0.5, arousal=-0.6, confidence=1.0, evidence=["x"]), ctx)
     score = {lab.name: float(v) for lab, v in zip(labels, e)}
     assert score["calm"] > max(score["tender"], score["dreamy"]) > 0
+
+
+def test_spoken_word_needs_words(drum_space):
+    """A crowd or babble scores high on YAMNet's "Speech"; when the transcriber ran and found no
+    words, the clip is not spoken word (and a sound-type or field-recording style may show)."""
+    p = _scores(DRUM_NAMES, Speech=0.9)
+    talk = understand(Signals(audio_scores=p, audio_peak=p, speech_fraction=1.0, duration_s=8.0, words=25),
+                      drum_space)
+    babble = understand(Signals(audio_scores=p, audio_peak=p, speech_fraction=1.0, duration_s=8.0, words=0),
+                        drum_space)
+    unknown = understand(Signals(audio_scores=p, audio_peak=p, speech_fraction=1.0, duration_s=8.0), drum_space)
+    assert talk.styles and talk.styles[0].label == "spoken_word"
+    assert unknown.score("styles", "spoken_word") == talk.score("styles", "spoken_word")
+    assert babble.score("styles", "spoken_word") < 0.5 * talk.score("styles", "spoken_word")

@@ -245,6 +245,7 @@ class Analyzer:
                     from recsys.encoders.speech import get_transcriber
 
                     transcript = get_transcriber(self.config.device).transcribe(media.audio).text
+                    signals.words = len(transcript.split())
                 except (ImportError, OSError, RuntimeError) as err:  # optional model: degrade, say so
                     warnings.append(f"transcription unavailable ({type(err).__name__})")
             vecs = enc["text"].encode([text, transcript])

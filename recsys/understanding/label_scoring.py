@@ -224,6 +224,7 @@ class Signals:
     visual: VisualDescriptors | None = None
     speech_fraction: float = 0.0
     duration_s: float | None = None   # the clip's length in seconds (None: unknown)
+    words: int | None = None          # words in the transcript (None: no transcription ran)
     extra_probs: dict[str, tuple[list[str], np.ndarray]] = field(default_factory=dict)
 
 
@@ -491,6 +492,9 @@ def _context(s: Signals, space: SemanticSpace, ap: np.ndarray | None) -> _Contex
         speech = float(np.clip((level - 0.2) / 0.4, 0, 1))
         speech_ev = f"speech in {100 * s.speech_fraction:.0f}% of the sound" if s.speech_fraction >= 0.3 else \
             (f"AudioSet: Speech {ap[i]:.2f}" if i is not None else "")
+        if s.words == 0:  # voices with no words a transcriber can follow: babble, a crowd, chanting
+            speech *= NO_WORDS_SPEECH
+            speech_ev += ", but no words transcribed"
     oneshot = 0.0
     if s.duration_s is not None and not silent:
         lo, hi = ONESHOT_S
@@ -668,6 +672,9 @@ _TAGGER_MOOD_VA = {"happy": (0.8, 0.4), "sad": (-0.8, -0.4), "Mellow": (0.3, -0.
 VA_SIGMA = 0.45
 VA_PRIOR = 1.0
 VA_CENTRE_LABELS = {"neutral", "mysterious", "nostalgic"}  # near (0, 0): a VA point cannot single them out
+# YAMNet's "Speech" fires on crowds, babble and chanting as on a talk; spoken word needs words. When
+# the transcriber ran and found none, the clip's speech counts this much.
+NO_WORDS_SPEECH = 0.25
 # A VA point tells the quadrants apart (excited, joyful, calm, sad, tense) but not their shades:
 # triumphant sits beside excited, playful beside joyful, tender and dreamy beside calm, angry and
 # scary beside tense. These need a mood class of their own (AudioSet "Scary music", the tagger's
