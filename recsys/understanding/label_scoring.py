@@ -513,8 +513,8 @@ def _gate(facet: str, label: str, ctx: _Context) -> float:
             return 0.0  # visual styles come from frames only (see _visual_rules)
         if label in MUSIC_STYLES:
             return ctx.music * (1 - 0.8 * ctx.oneshot)  # a 0.4 s hit is a sound type, not a genre
-        if label in SOUND_TYPE_STYLES:
-            return ctx.oneshot * (1 - ctx.speech)
+        if label in SOUND_TYPE_STYLES:  # what a sample is; a film's style is its look, not one hit
+            return ctx.oneshot * (1 - ctx.speech) * (not ctx.frames)
         if label in NON_MUSIC_STYLES:
             return (1 - 0.8 * ctx.music) * (1 - ctx.speech) if label != "sound_effect" else (1 - ctx.speech)
         if label in SPEECH_STYLES:
