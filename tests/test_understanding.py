@@ -293,3 +293,14 @@ def test_spoken_word_needs_words(drum_space):
     assert talk.styles and talk.styles[0].label == "spoken_word"
     assert unknown.score("styles", "spoken_word") == talk.score("styles", "spoken_word")
     assert babble.score("styles", "spoken_word") < 0.5 * talk.score("styles", "spoken_word")
+
+
+def test_sound_type_styles_describe_samples_not_films(drum_space):
+    """A short hit is a drum hit when it is a sample; the same sound under pictures is a film's
+    soundtrack, and the film's style comes from its look."""
+    p = _scores(DRUM_NAMES, Bass_drum=0.62, Drum=0.5, Music=0.35, Percussion=0.4)
+    sample = understand(Signals(audio_scores=p, audio_peak=p, duration_s=0.8), drum_space)
+    frames = np.full(len(IMAGE_NAMES), 1 / len(IMAGE_NAMES), np.float32)
+    film = understand(Signals(audio_scores=p, audio_peak=p, image_probs=frames, duration_s=0.8), drum_space)
+    assert sample.score("styles", "drum_hit") > 0.5
+    assert film.score("styles", "drum_hit") == 0.0
