@@ -304,3 +304,14 @@ def test_sound_type_styles_describe_samples_not_films(drum_space):
     film = understand(Signals(audio_scores=p, audio_peak=p, image_probs=frames, duration_s=0.8), drum_space)
     assert sample.score("styles", "drum_hit") > 0.5
     assert film.score("styles", "drum_hit") == 0.0
+
+
+def test_a_hit_has_no_mood_even_with_a_fast_pulse(space):
+    """Descriptors place a clip in valence/arousal; for a one-shot that point is not a mood (the
+    VA evidence passes the same one-shot gate as the mood classes)."""
+    fast = describe_audio(click_track(150, seconds=8.0) * 1.2, sr=SR)
+    music = _onehot(AUDIO_NAMES, "Music", 0.8)
+    hit = understand(Signals(audio=fast, audio_scores=music, audio_peak=music, duration_s=0.4), space)
+    track = understand(Signals(audio=fast, audio_scores=music, audio_peak=music, duration_s=20.0), space)
+    assert all(x.score == 0.0 for x in hit.all_scores["emotions"])
+    assert track.score("emotions", "excited") > 0.0

@@ -529,7 +529,8 @@ def _gate(facet: str, label: str, ctx: _Context) -> float:
     if facet == "emotions":
         if label == "neutral":
             return ctx.speech
-        return ctx.music * (1 - 0.7 * ctx.oneshot) if ctx.music > 0 else 0.6 * (1 - ctx.oneshot)
+        # a hit or a blip of a second or two has a sound, not a mood (a loud kick is not "excited")
+        return ctx.music * (1 - ctx.oneshot) if ctx.music > 0 else 0.6 * (1 - ctx.oneshot)
     return 1.0
 
 
@@ -568,7 +569,7 @@ def _raw_evidence(s: Signals, space: SemanticSpace):
         if facet == "styles":
             sources += _visual_rules(s, labels)
         if facet == "emotions":
-            sources += _va_evidence(labels, va, ctx)
+            sources += [(e, names, gates) for e, names, _ in _va_evidence(labels, va, ctx)]
         total = np.zeros(n, np.float64)
         items: list[list[tuple[float, str]]] = [[] for _ in range(n)]
         log_not = np.zeros(n, np.float64)
