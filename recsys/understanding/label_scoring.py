@@ -39,6 +39,7 @@ import numpy as np
 from recsys.media.audio_descriptors import AudioDescriptors
 from recsys.media.visual_descriptors import VisualDescriptors
 from recsys.paths import ASSETS_DIR
+from recsys.understanding import music_genre
 from recsys.understanding.label_key import LabelKey
 
 FACETS = ("themes", "emotions", "styles")
@@ -432,17 +433,15 @@ def fit_calibration(signals: list[Signals], judged: list[dict[str, tuple[set[str
             if wrong_top1(dict.fromkeys(set(groups), float(t))) <= budget:
                 chosen = float(t)
                 break
-        # Then each group lower while that adds no plainly wrong top-1 on the tuning clips
-        # (abstaining is not free): a family whose evidence is reliable (speech, sound types,
-        # landscapes) need not wait on a weaker one. Spending the facet's budget here instead
-        # would let the first group in the loop take all of it.
+        # Then each named family as low as the facet's wrong budget allows (abstaining is not
+        # free): a family whose evidence is reliable (speech, sound types, landscapes) need not
+        # wait on a weaker one. "all", the mixed rest, keeps the facet's threshold.
         thr = dict.fromkeys(set(groups), chosen)
-        base = wrong_top1(thr)
-        for g in sorted(set(groups) - {"all"}):  # "all" is the mixed rest, not one family
+        for g in sorted(set(groups) - {"all"}):
             for t in thresholds:
                 if t >= thr[g]:
                     break
-                if wrong_top1({**thr, g: float(t)}) <= base:
+                if wrong_top1({**thr, g: float(t)}) <= budget:
                     thr[g] = float(t)
                     break
         out[f] = {"a": round(a0, 4), "b": round(b0, 4), "threshold": round(chosen, 2), "n": int(len(y)),
@@ -545,8 +544,18 @@ def _raw_evidence(s: Signals, space: SemanticSpace):
         n = len(labels)
         sources: list[tuple[np.ndarray, list[list[str]], np.ndarray | float]] = []  # (strength, names, gate)
         gates = np.array([_gate(facet, lab.name, ctx) for lab in labels], np.float32)
+        # Music styles come from one genre distribution (see music_genre), not per class.
+        genre_cols = np.array([j for j, lab in enumerate(labels) if lab.name in MUSIC_STYLES], int) \
+            if facet == "styles" else np.zeros(0, int)
+        genre_views: dict[str, tuple[np.ndarray, list[str]]] = {}
         if ap is not None and not ctx.silent:
             e, names = space.maps["audioset"].evidence(ap, facet)
+            if genre_cols.size:
+                amap = space.maps["audioset"]
+                genre_views["audioset"] = music_genre.audioset_distribution(
+                    ap, amap.class_names, amap.weights[facet], genre_cols)
+                e = e.copy()
+                e[genre_cols] = 0.0
             sources.append((e, names, gates))
         if s.image_probs is not None:
             e, names = space.maps["imagenet"].evidence(s.image_probs, facet)
@@ -562,7 +571,20 @@ def _raw_evidence(s: Signals, space: SemanticSpace):
                 names_ = [lab.name for lab in space.labels[facet]]
                 j, k = names_.index(label), names_.index(other_label)
                 extra[name][0][j] *= 1.0 - extra[other][0][k]
-        for e, names in extra.values():
+        for name, (e, names) in extra.items():
+            if genre_cols.size:
+                genre_views[name] = (music_genre.normalised(e[genre_cols]), [names[j][0] if names[j] else ""
+                                                                             for j in genre_cols])
+                e = e.copy()
+                e[genre_cols] = 0.0
+            sources.append((e, names, gates))
+        if genre_cols.size and genre_views:
+            mix = music_genre.mixture({k: d for k, (d, _) in genre_views.items()})
+            e = np.zeros(n, np.float32)
+            e[genre_cols] = mix
+            names = [[] for _ in range(n)]
+            for k, j in enumerate(genre_cols):
+                names[j] = [t[k] for d, t in genre_views.values() if d[k] > 0 and t[k]]
             sources.append((e, names, gates))
         sources += _conse_fallback(s, space, facet, ap, gates)
         sources += _text_evidence(s, space, facet, ctx)
