@@ -221,7 +221,7 @@ def test_the_music_tagger_names_genre_and_mood_through_its_map_files(drum_space)
     music = _scores(DRUM_NAMES, Music=0.9)
     u = understand(Signals(audio_scores=music, audio_peak=music, duration_s=30.0,
                            extra_probs={"musicnn_msd": (list(MSD_TAGS), msd)}), drum_space)
-    assert u.styles[0].label == "jazz" and any("music tagger: jazz 0.85" in e for e in u.styles[0].evidence)
+    assert u.styles[0].label == "jazz" and any("music tagger (Last.fm tags): jazz 0.85" in e for e in u.styles[0].evidence)
     assert u.score("emotions", "calm") > u.score("emotions", "excited")
     noise = _scores(DRUM_NAMES, White_noise=0.8)
     u = understand(Signals(audio_scores=noise, audio_peak=noise, duration_s=30.0,

@@ -66,8 +66,9 @@ AUDIOSET_DOWNWEIGHT = {"Music": 0.0, "Speech": 0.1, "Silence": 0.0, "Inside, sma
 # sit around 0.001-0.02, and ImageNet softmax spreads ~0.001 over hundreds of classes; summed by
 # noisy-OR over a big subtree (59 bird classes) that noise would look like a real detection.
 PROB_FLOOR = {"audioset": 0.03, "imagenet": 0.02, "musicnn_msd": 0.05, "musicnn_mtt": 0.05}
-# How evidence from plug-in classifiers is named to people ("music tagger: mellow 0.62").
-EXTRA_DISPLAY = {"musicnn_msd": "music tagger", "musicnn_mtt": "music tagger"}
+# How evidence from plug-in classifiers is named to people ("music tagger (Last.fm tags): mellow 0.62").
+# The two taggers share tag names ("ambient", "rock"), so evidence says which one heard it.
+EXTRA_DISPLAY = {"musicnn_msd": "music tagger (Last.fm tags)", "musicnn_mtt": "music tagger (MagnaTagATune)"}
 DEFAULT_FLOOR = 0.03
 TEXT_CAP, CONSE_CAP = 0.35, 0.25      # most that title/transcript text, or name similarity, can add
 TEXT_COS0, TEXT_COS1 = 0.35, 0.65     # MiniLM cosine: below 0.35 unrelated; 0.65 and up a clear match
@@ -756,8 +757,8 @@ def valence_arousal(s: Signals, audio_index: dict[str, int], ctx: _Context | Non
             if tag in _TAGGER_MOOD_VA and p >= 0.15:
                 mv, ma = _TAGGER_MOOD_VA[tag]
                 w = 3.0 * float(p) * music
-                val.append((mv, w, f"music tagger: {tag} {p:.2f}"))
-                aro.append((ma, w, f"music tagger: {tag} {p:.2f}"))
+                val.append((mv, w, f"{EXTRA_DISPLAY.get(name, name)}: {tag} {p:.2f}"))
+                aro.append((ma, w, f"{EXTRA_DISPLAY.get(name, name)}: {tag} {p:.2f}"))
     if s.text_sentiment is not None and abs(s.text_sentiment) > 0.05:
         val.append((s.text_sentiment, 0.5, f"text sentiment {s.text_sentiment:+.2f}"))
     if v is not None:
