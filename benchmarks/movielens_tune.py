@@ -4,7 +4,11 @@ The benchmark's split (stratified 75/25, ``--seed``) is made first and its test 
 read: each candidate setting is fitted on a second stratified 75/25 split of the *training* part
 (seed + 1, the split `recsys.evaluate` itself uses to tune hybrid weights) and scored by NDCG@10
 on that split's held-out part. Prints one line per setting and the best per model; the chosen
-values are copied into ``SETTINGS`` in benchmarks/movielens.py.
+values are copied into ``SETTINGS`` in benchmarks/movielens.py. Parameters a grid leaves out
+are taken from ``SETTINGS``: the ``ensemble`` row scores the benchmark's ensemble (its members
+with their tuned settings) on the same validation split; its member weights are chosen inside
+its ``fit`` on a further 75/25 split of the data it is fitted on, so here too only training
+data is read.
 
     python benchmarks/movielens_tune.py [--seed 42] [--models rp3beta,ease,...]
 """
@@ -16,7 +20,7 @@ import json
 import sys
 import time
 
-from benchmarks.movielens import fetch_data
+from benchmarks.movielens import SETTINGS, fetch_data
 from recsys.evaluation.evaluate import evaluate
 from recsys.evaluation.splits import split
 from recsys.models import MODELS
@@ -29,8 +33,13 @@ GRIDS = {
     "ease": dict(lambda_reg=[100.0, 200.0, 300.0, 500.0, 800.0, 1200.0]),
     "rp3beta": dict(alpha=[0.6, 0.8, 1.0], beta=[0.2, 0.3, 0.4, 0.5], neighbours=[100, 200]),
     "edlae": dict(lambda_reg=[10.0, 50.0, 150.0], dropout=[0.1, 0.25, 0.4, 0.6]),
-    "gfcf": dict(factors=[32, 64], ideal_weight=[0.1, 0.3]),
+    "gfcf": dict(factors=[16, 32, 64], ideal_weight=[0.1, 0.3, 0.5]),
     "multvae": dict(epochs=[100, 200], dropout=[0.5], beta_max=[0.2]),
+    "ials": dict(factors=[64, 128], reg=[2.0, 3.0, 5.0, 7.0],
+                 unobserved_weight=[0.02, 0.05, 0.1, 0.2]),
+    # Members and their settings as SETTINGS["ensemble"]; its weights are chosen inside fit on a
+    # further split of whatever it is fitted on (here the validation split's fit part).
+    "ensemble": dict(normalise=["zscore", "minmax"]),
 }
 
 
@@ -48,15 +57,18 @@ def main() -> int:
     args = parser.parse_args()
 
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)  # as benchmarks/movielens.py
+    threadpool_limits(1)
     data = load_movielens(fetch_data())
     train = split(data.interactions, PROTOCOL, seed=args.seed).train  # test part never used
     best = {}
     for name in [n.strip() for n in args.models.split(",") if n.strip()]:
         grid = json.loads(args.grid) if args.grid else GRIDS[name]
         for params in candidates(grid):
-            model = MODELS[name](**params, random_state=args.seed)
+            # Settings not in the grid are the benchmark's (e.g. the ensemble's members).
+            model = MODELS[name](**{**SETTINGS.get(name, {}), **params}, random_state=args.seed)
             start = time.perf_counter()
             result = evaluate(train, protocol=PROTOCOL, k=10, models={name: model},
                               item_features=data.item_features, seed=args.seed + 1)

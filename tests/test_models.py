@@ -20,6 +20,7 @@ from recsys.models import (
     EASE,
     EDLAE,
     GFCF,
+    IALS,
     MODELS,
     ContentToCF,
     ItemKNN,
@@ -46,6 +47,9 @@ FAST_PARAMS = {
     "edlae": dict(lambda_reg=10.0),
     "gfcf": dict(factors=4),
     "multvae": dict(hidden=32, latent=8, epochs=60, batch_size=16, lr=1e-2, anneal_steps=100),
+    "ials": dict(factors=8, reg=1.0, iterations=5),
+    "ensemble": dict(members={"ease": dict(lambda_reg=10.0), "rp3beta": dict(neighbours=10),
+                              "ials": dict(factors=8, reg=1.0, iterations=5)}),
 }
 
 
@@ -349,6 +353,23 @@ def test_gfcf_linear_part_is_the_normalised_item_graph():
     dense = x.toarray()
     norm = dense / np.sqrt(dense.sum(1, keepdims=True)) / np.sqrt(np.maximum(dense.sum(0), 1))
     np.testing.assert_allclose(model.item_graph_, norm.T @ norm, atol=1e-5)
+
+
+def test_ials_half_steps_solve_their_least_squares_and_fold_in_matches():
+    """User vectors satisfy (a0 V'V + V_u'V_u + reg I) u = V_u'1; scores fold the history in."""
+    x = DATA[0]
+    model = IALS(factors=6, reg=0.5, unobserved_weight=0.1, iterations=4).fit(x)
+    items = model.item_factors_.astype(np.float64)
+    dense = x.toarray()
+    for u in (0, 37):
+        seen = items[dense[u] > 0]
+        lhs = 0.1 * items.T @ items + seen.T @ seen + 0.5 * np.eye(6)
+        np.testing.assert_allclose(lhs @ model.user_factors_[u], seen.sum(0), atol=1e-4)
+    users = np.arange(N_USERS)
+    np.testing.assert_allclose(model.score(users), model.user_factors_ @ model.item_factors_.T,
+                               atol=1e-4)
+    with pytest.raises(ConfigError):
+        IALS(reg=0.0).fit(x)
 
 
 def test_multvae_loss_decreases():

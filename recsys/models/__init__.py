@@ -6,7 +6,9 @@ from .bpr import BPR
 from .content import ContentCosine
 from .dlae import EDLAE
 from .ease import EASE
+from .ensemble import Ensemble
 from .gfcf import GFCF
+from .ials import IALS
 from .item_knn import ItemKNN
 from .matcher import Matcher
 from .multvae import MultVAE
@@ -26,7 +28,10 @@ MODELS: dict[str, type[Recommender]] = {
     "edlae": EDLAE,
     "gfcf": GFCF,
     "multvae": MultVAE,
+    "ials": IALS,
+    "ensemble": Ensemble,
 }
 
-__all__ = ["MODELS", "BPR", "ContentCosine", "ContentToCF", "EASE", "EDLAE", "GFCF", "ItemKNN",
-           "Matcher", "MultVAE", "NotFittedError", "Popularity", "RP3beta", "Recommender"]
+__all__ = ["MODELS", "BPR", "ContentCosine", "ContentToCF", "EASE", "EDLAE", "Ensemble", "GFCF",
+           "IALS", "ItemKNN", "Matcher", "MultVAE", "NotFittedError", "Popularity", "RP3beta",
+           "Recommender"]

@@ -165,6 +165,32 @@ class Recommender(ABC):
         """Write hyperparameters (JSON) and learned state (arrays) to one ``.npz``; returns path."""
         self._check_fitted()
         path = Path(path).with_suffix(".npz")
+        meta, arrays = self._state()
+        meta = {"format": _FORMAT, **meta}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, __meta__=np.asarray(json.dumps(meta)), **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recommender:
+        """Rebuild a model written by ``save`` (no pickle). ``Recommender.load`` picks the class."""
+        try:
+            with np.load(Path(path), allow_pickle=False) as npz:
+                meta = json.loads(str(npz["__meta__"]))
+                arrays = {key: npz[key] for key in npz.files if key != "__meta__"}
+        except (OSError, ValueError, KeyError) as err:
+            raise ConfigError(f"cannot read model file {path}: {err}") from None
+        target = _model_class(meta["class"])
+        if target is None or not issubclass(target, cls):
+            raise ConfigError(f"{path} holds a {meta['class']}, not a {cls.__name__}")
+        return target._from_state(meta, arrays)
+
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Learned state as (JSON-serialisable meta, named arrays); ``_from_state`` inverts it.
+
+        Attributes ending in ``_`` are kept: arrays, sparse matrices and dicts of arrays as
+        arrays, anything else (ints, floats, lists) in the meta, which must then be JSON.
+        """
         arrays: dict[str, np.ndarray] = {}
         kinds: dict[str, str] = {}
         plain: dict[str, Any] = {}
@@ -186,28 +212,14 @@ class Recommender(ABC):
                     arrays[f"{name}{_SEP}{key}"] = arr
             else:
                 plain[name] = value  # ints, floats, lists (history_): must be JSON-serialisable
-        meta = {"format": _FORMAT, "class": type(self).__name__, "params": self.get_params(),
-                "kinds": kinds, "plain": plain}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, __meta__=np.asarray(json.dumps(meta)), **arrays)
-        return path
+        meta = {"class": type(self).__name__, "params": self.get_params(), "kinds": kinds,
+                "plain": plain}
+        return meta, arrays
 
     @classmethod
-    def load(cls, path: str | Path) -> Recommender:
-        """Rebuild a model written by ``save`` (no pickle). ``Recommender.load`` picks the class."""
-        from . import MODELS  # late: the registry imports every model module
-
-        try:
-            with np.load(Path(path), allow_pickle=False) as npz:
-                meta = json.loads(str(npz["__meta__"]))
-                arrays = {key: npz[key] for key in npz.files if key != "__meta__"}
-        except (OSError, ValueError, KeyError) as err:
-            raise ConfigError(f"cannot read model file {path}: {err}") from None
-        by_class = {model.__name__: model for model in MODELS.values()}
-        target = by_class.get(meta["class"])
-        if target is None or not issubclass(target, cls):
-            raise ConfigError(f"{path} holds a {meta['class']}, not a {cls.__name__}")
-        model = target(**meta["params"])
+    def _from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Recommender:
+        """A model of this class with the state written by ``_state``."""
+        model = cls(**meta["params"])
         for name, kind in meta["kinds"].items():
             prefix = f"{name}{_SEP}"
             if kind == "array":
@@ -222,6 +234,13 @@ class Recommender(ABC):
         for name, value in meta["plain"].items():
             setattr(model, name, value)
         return model
+
+
+def _model_class(name: str) -> type[Recommender] | None:
+    """The registered model class called ``name`` (as written by ``_state``), or None."""
+    from . import MODELS  # late: the registry imports every model module
+
+    return {model.__name__: model for model in MODELS.values()}.get(name)
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
