@@ -315,3 +315,32 @@ def test_a_hit_has_no_mood_even_with_a_fast_pulse(space):
     track = understand(Signals(audio=fast, audio_scores=music, audio_peak=music, duration_s=20.0), space)
     assert all(x.score == 0.0 for x in hit.all_scores["emotions"])
     assert track.score("emotions", "excited") > 0.0
+
+
+def test_fit_calibration_shows_clear_evidence_and_keeps_wrong_labels_out(tmp_path):
+    """Fit on labelled fakes: jazz clips (YAMNet "Jazz") are accepted as jazz; noise clips whose
+    "Jazz" score is spurious call jazz plainly wrong. The fitted thresholds show jazz on the clear
+    clips and keep it off the noise, within the wrong budget."""
+    names = ["Music", "Speech", "Jazz", "Electronic music", "White noise"]
+    sp = SemanticSpace(BagOfWordsEncoder(), IMAGE_NAMES, names)
+    rng = np.random.default_rng(0)
+    signals, judged = [], []
+    for i in range(40):
+        jazz = i % 2 == 0
+        p = np.full(len(names), 0.005, np.float32)
+        p[0] = 0.9
+        p[2] = rng.uniform(0.5, 0.9) if jazz else rng.uniform(0.02, 0.12)
+        p[3] = rng.uniform(0.02, 0.12) if jazz else rng.uniform(0.5, 0.9)
+        signals.append(Signals(audio_scores=p, audio_peak=p, duration_s=30.0))
+        ok = {"jazz"} if jazz else {"electronic"}
+        judged.append({"themes": (set(), set()), "emotions": (set(), set()),
+                       "styles": (ok, {"jazz", "electronic"} - ok)})
+    from recsys.understanding.label_scoring import fit_calibration
+
+    path = fit_calibration(signals, judged, sp, tmp_path / "calibration.json")
+    cal = load_calibration(path)
+    assert cal["styles"].a > 0
+    shown = [understand(s, sp).styles for s in signals]
+    right = sum(bool(lst) and lst[0].label in jd["styles"][0] for lst, jd in zip(shown, judged))
+    wrong = sum(bool(lst) and lst[0].label in jd["styles"][1] for lst, jd in zip(shown, judged))
+    assert right >= 30 and wrong == 0

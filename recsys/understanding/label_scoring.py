@@ -378,14 +378,17 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, FacetCalibratio
 
 def fit_calibration(signals: list[Signals], judged: list[dict[str, tuple[set[str], set[str]]]],
                     space: SemanticSpace, path: Path = CALIBRATION_FILE, *, top_k: int = 3,
-                    max_wrong: float = 0.02, thresholds=np.arange(0.25, 0.81, 0.05)) -> Path:
+                    max_wrong: float = 0.02, music_max_wrong: float = 0.10,
+                    thresholds=np.arange(0.25, 0.81, 0.05)) -> Path:
     """Fit each facet's Platt parameters and display threshold on labelled clips; write ``path``.
 
     ``judged[i][facet]`` is (labels a person accepts, labels a person calls plainly wrong) for clip
     ``i``. The examples are each clip's ``top_k`` labels by raw evidence (the candidates that could
     be shown), y = accepted. ``a`` is kept positive so the map is monotone. The threshold is the
     lowest one in ``thresholds`` at which at most ``max_wrong`` of the clips show a plainly wrong
-    top-1 label (abstaining is not free, so the lowest safe one)."""
+    top-1 label (abstaining is not free, so the lowest safe one). Named label groups then go lower
+    while the facet stays within that budget; music styles have a rule of their own
+    (:func:`_music_style_threshold`)."""
     from sklearn.linear_model import LogisticRegression
 
     raws = [_raw_evidence(s, space)[0] for s in signals]
@@ -445,6 +448,9 @@ def fit_calibration(signals: list[Signals], judged: list[dict[str, tuple[set[str
                 if wrong_top1({**thr, g: float(t)}) <= budget:
                     thr[g] = float(t)
                     break
+        if f == "styles" and "music" in thr:
+            thr["music"] = _music_style_threshold(signals, raws, probs, judged, names, group_of, thr, thresholds,
+                                                  space, music_max_wrong)
         out[f] = {"a": round(a0, 4), "b": round(b0, 4), "threshold": round(chosen, 2), "n": int(len(y)),
                   "accepted": int(y.sum()),
                   "group_thresholds": {g: round(t, 2) for g, t in sorted(thr.items()) if t != chosen},
@@ -452,6 +458,32 @@ def fit_calibration(signals: list[Signals], judged: list[dict[str, tuple[set[str
     path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     space.calibration = load_calibration(path)
     return path
+
+
+def _music_style_threshold(signals, raws, probs, judged, names, group_of, thr, thresholds, space,
+                           music_max_wrong: float) -> float:
+    """The music styles' display threshold: music is what most people upload and a style is what
+    they look for, so it goes as low as keeps plainly wrong styles at most ``music_max_wrong`` of
+    the tuning clips with music that show one (not a share of every clip, which the many clips
+    without music would dilute)."""
+    music = [i for i, s in enumerate(signals)
+             if _context(s, space, _audio_probs(s)).music >= 0.5]
+    best = thr["music"]
+    for t in thresholds:
+        if t >= thr["music"]:
+            break
+        cut = np.array([float(t) if g == "music" else thr[g] for g in group_of])
+        shown = wrong = 0
+        for i in music:
+            p = np.where(probs[i] >= cut, probs[i], -1.0)
+            j = int(np.argmax(p))
+            if p[j] >= 0:
+                shown += 1
+                wrong += names[j] in judged[i]["styles"][1]
+        if shown and wrong <= music_max_wrong * shown:
+            best = float(t)
+            break
+    return best
 
 
 # --- evidence ---------------------------------------------------------------------------------------
