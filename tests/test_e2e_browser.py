@@ -224,6 +224,8 @@ def _card_boxes(page, key: str) -> list[dict]:
 def test_cards_row_major_equal_height_and_failure_clears_results(browser, server, viewport, tmp_path):
     context, page = open_page(browser, server.url, viewport=viewport)
     try:
+        # The empty Discover page loads the results' browser code (charts, tables, players) ahead.
+        page.wait_for_function("() => window.__recsysPreloaded === true", timeout=30_000)
         # One-click example: a catalog clip opens, with cards.
         page.locator("[class*='st-key-discover-try-'] button:visible").first.click()
         page.wait_for_selector(".st-key-discover-card-3", timeout=600_000)
