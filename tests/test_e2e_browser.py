@@ -115,11 +115,21 @@ def test_personas_like_updates_history(page):
     likes = page.locator("[class*='st-key-persona-like-'] button")
     assert likes.count() >= 5
     likes.first.click()
+    # The rerun may start after wait_idle's first look: wait for its result, then for the run's end.
+    page.get_by_text("(you liked)").first.wait_for(timeout=60_000)
     wait_idle(page)
     _no_exception(page)
     assert page.get_by_text("(you liked)").count() >= 1
     wait_charts(page)
     save_screenshot(page, SHOTS / "personas.png")
+
+
+def _wait_ranking_changed(page, before: str) -> None:
+    """Wait until the Tune ranking's text differs from ``before``, then for the run to end."""
+    page.wait_for_function(
+        "(before) => { const el = document.querySelector('.st-key-tune-ranking');"
+        " return el && el.innerText !== before; }", arg=before, timeout=60_000)
+    wait_idle(page)
 
 
 def test_tune_slider_reranks(page):
@@ -130,17 +140,14 @@ def test_tune_slider_reranks(page):
     thumb = page.locator("[data-testid='stSlider'] input[type='range'][aria-label='collaborative']")
     thumb.focus()
     thumb.press("End")
-    page.wait_for_function(
-        "(before) => { const el = document.querySelector('.st-key-tune-ranking');"
-        " return el && el.innerText !== before; }", arg=before, timeout=30_000)
-    wait_idle(page)
+    _wait_ranking_changed(page, before)
     _no_exception(page)
     after = page.locator(".st-key-tune-ranking").inner_text()
     assert after != before
     thumb = page.locator("[data-testid='stSlider'] input[type='range'][aria-label='semantic tags']")
     thumb.focus()
     thumb.press("Home")
-    wait_idle(page)
+    _wait_ranking_changed(page, after)  # not wait_idle alone: the fragment's rerun can start late
     moved = page.locator(".st-key-tune-ranking").inner_text()
     assert moved != after and any(m in moved for m in ("▲", "▼", "new"))
     save_screenshot(page, SHOTS / "tune.png")
