@@ -5,7 +5,15 @@ built catalog; by default it serves the embedded sample catalog (built on the fi
 """
 from __future__ import annotations
 
-import streamlit as st
+import os
+
+# The app shares the CPU with the browser and whatever else runs on the machine. OpenMP threads
+# that spin while they wait make torch's models about 4x slower whenever another process holds
+# one of the cores (12 frames through the image model: 1.95 s instead of 0.5 s on 2 cores with
+# one busy); waiting threads that sleep do not. Read once, when torch loads: set before that.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="recsys: audio & video recommender", page_icon="🎧", layout="wide")
 
@@ -13,13 +21,16 @@ from recsys.errors import RecsysError  # noqa: E402
 from ui import cache, heap, state  # noqa: E402
 from ui.components import esc  # noqa: E402
 
+# The page files live in views/, not pages/: with a pages/ folder beside app.py, Streamlit runs a
+# link to /personas (or /catalog, /map) as a page of its own, without this script, until some
+# session has loaded the root page since the server started (no profile, no state, a crash).
 PAGES = [
-    st.Page("pages/discover.py", title="Discover", icon=":material/upload_file:", default=True),
-    st.Page("pages/personas.py", title="Personas", icon=":material/group:"),
-    st.Page("pages/map.py", title="Embedding map", icon=":material/scatter_plot:"),
-    st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
-    st.Page("pages/catalog.py", title="Catalog", icon=":material/video_library:"),
-    st.Page("pages/evaluation.py", title="Evaluation", icon=":material/insights:"),
+    st.Page("views/discover.py", title="Discover", icon=":material/upload_file:", default=True),
+    st.Page("views/personas.py", title="Personas", icon=":material/group:"),
+    st.Page("views/map.py", title="Embedding map", icon=":material/scatter_plot:"),
+    st.Page("views/tune.py", title="Tune", icon=":material/tune:"),
+    st.Page("views/catalog.py", title="Catalog", icon=":material/video_library:"),
+    st.Page("views/evaluation.py", title="Evaluation", icon=":material/insights:"),
 ]
 heap.install()
 page = st.navigation(PAGES)

@@ -9,7 +9,14 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks.factories import click_track, moving_square_frames, tone, white_noise, write_video, write_wav
+from benchmarks.factories import (
+    click_track,
+    moving_square_frames,
+    tone,
+    white_noise,
+    write_video,
+    write_wav,
+)
 from recsys.analysis.item_vector import block_layout, vector_dim
 
 pytestmark = pytest.mark.slow
@@ -96,6 +103,26 @@ def test_cli_analyze_text_summary_and_missing_file(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_cli_analyze_reads_a_file_ffmpeg_refuses_through_libsndfile(tmp_path):
+    """The libsndfile fallback on the command line: a Psion WVE file (libsndfile writes and reads
+    it; FFmpeg has no demuxer for it, checked here) is analysed, not refused."""
+    import av
+    import soundfile as sf
+
+    path = tmp_path / "loop.wve"
+    sf.write(path, tone(440, seconds=3.0, sr=8000), 8000, format="WVE", subtype="ALAW")
+    with pytest.raises(av.error.FFmpegError):
+        with av.open(str(path)) as container:
+            next(container.decode(audio=0))
+    assert sf.info(str(path)).frames == 3 * 8000
+    proc = _run_cli("analyze", str(path), "--json", "--transcribe", "never", "--no-embedding")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["kind"] == "audio" and out["duration_s"] == pytest.approx(3.0, abs=0.01)
+    assert out["media"]["container"].endswith("(libsndfile)") and out["audio"] and out["themes"] is not None
+    assert "Traceback" not in proc.stderr
+
+
 def test_text_and_speech_models_load_with_the_network_cut(monkeypatch, tmp_path):
     import socket
 
@@ -118,8 +145,8 @@ def test_transcription_leaves_torch_threads_alone(shared_media):
     how many threads the matcher and the encoders get afterwards."""
     import torch
 
-    from recsys.media.decode import decode
     from recsys.encoders.speech import SpeechTranscriber
+    from recsys.media.decode import decode
 
     before = torch.get_num_threads()
     torch.set_num_threads(3)      # a count CTranslate2 would never pick by itself here

@@ -115,11 +115,21 @@ def test_personas_like_updates_history(page):
     likes = page.locator("[class*='st-key-persona-like-'] button")
     assert likes.count() >= 5
     likes.first.click()
+    # The rerun may start after wait_idle's first look: wait for its result, then for the run's end.
+    page.get_by_text("(you liked)").first.wait_for(timeout=60_000)
     wait_idle(page)
     _no_exception(page)
     assert page.get_by_text("(you liked)").count() >= 1
     wait_charts(page)
     save_screenshot(page, SHOTS / "personas.png")
+
+
+def _wait_ranking_changed(page, before: str) -> None:
+    """Wait until the Tune ranking's text differs from ``before``, then for the run to end."""
+    page.wait_for_function(
+        "(before) => { const el = document.querySelector('.st-key-tune-ranking');"
+        " return el && el.innerText !== before; }", arg=before, timeout=60_000)
+    wait_idle(page)
 
 
 def test_tune_slider_reranks(page):
@@ -130,17 +140,14 @@ def test_tune_slider_reranks(page):
     thumb = page.locator("[data-testid='stSlider'] input[type='range'][aria-label='collaborative']")
     thumb.focus()
     thumb.press("End")
-    page.wait_for_function(
-        "(before) => { const el = document.querySelector('.st-key-tune-ranking');"
-        " return el && el.innerText !== before; }", arg=before, timeout=30_000)
-    wait_idle(page)
+    _wait_ranking_changed(page, before)
     _no_exception(page)
     after = page.locator(".st-key-tune-ranking").inner_text()
     assert after != before
     thumb = page.locator("[data-testid='stSlider'] input[type='range'][aria-label='semantic tags']")
     thumb.focus()
     thumb.press("Home")
-    wait_idle(page)
+    _wait_ranking_changed(page, after)  # not wait_idle alone: the fragment's rerun can start late
     moved = page.locator(".st-key-tune-ranking").inner_text()
     assert moved != after and any(m in moved for m in ("▲", "▼", "new"))
     save_screenshot(page, SHOTS / "tune.png")
@@ -224,6 +231,8 @@ def _card_boxes(page, key: str) -> list[dict]:
 def test_cards_row_major_equal_height_and_failure_clears_results(browser, server, viewport, tmp_path):
     context, page = open_page(browser, server.url, viewport=viewport)
     try:
+        # The empty Discover page loads the results' browser code (charts, tables, players) ahead.
+        page.wait_for_function("() => window.__recsysPreloaded === true", timeout=30_000)
         # One-click example: a catalog clip opens, with cards.
         page.locator("[class*='st-key-discover-try-'] button:visible").first.click()
         page.wait_for_selector(".st-key-discover-card-3", timeout=600_000)
@@ -267,4 +276,86 @@ def test_cards_row_major_equal_height_and_failure_clears_results(browser, server
         assert "Not analysed" in page.locator("[data-testid='stMain']").inner_text()
         save_screenshot(page, SHOTS / f"discover-failed-{viewport[0]}.png", width=min(1100, viewport[0]))
     finally:
+        context.close()
+
+
+# --- issue 15, item 7: addresses that keep state, through a reload and a shared link ----------------
+
+def _open_url(page, url: str) -> None:
+    page.goto(url, timeout=300_000)
+    page.wait_for_selector("[data-testid='stMain'] h1", timeout=300_000)
+    wait_idle(page, timeout_ms=300_000)
+
+
+def _query(page) -> dict[str, str]:
+    from urllib.parse import parse_qs, urlparse
+
+    return {k: v[-1] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def _sample_item(kind: str) -> tuple[str, str]:
+    """(item_id, title) of the sample catalog's first item of ``kind``, from its manifest."""
+    import csv
+
+    with open(REPO_ROOT / "sample_data" / "manifest.csv", encoding="utf-8") as f:
+        row = next(r for r in csv.DictReader(f) if r["kind"] == kind)
+    return row["item_id"], row["title"]
+
+
+@pytest.fixture(scope="module")
+def link_server():
+    """A server that no session has visited yet: the first request it gets is a link to a page
+    (with a pages/ folder beside app.py, Streamlit ran such a link without app.py)."""
+    srv = AppServer(env={"RECSYS_APP_WARMUP": "0"})
+    try:
+        srv.start(timeout=600)
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.mark.parametrize("viewport", [(1280, 1700), (400, 900)], ids=["desktop", "phone"])
+def test_address_keeps_persona_and_item_through_reload_and_shared_link(browser, link_server, viewport):
+    server = link_server
+    from urllib.parse import urlencode
+
+    from recsys.users.personas import load_personas
+
+    persona = [p.name for p in load_personas()][2]  # not the default (first) persona
+    video_id, video_title = _sample_item("video")
+    audio_id, audio_title = _sample_item("audio")
+    shown = {"personas": lambda pg: pg.locator(".st-key-persona_name input").input_value() == persona,
+             "discover": lambda pg: pg.locator("[data-testid='stMain'] h2", has_text=video_title).count() == 1,
+             "catalog": lambda pg: pg.locator("[data-testid='stMain'] h2", has_text=audio_title).count() == 1,
+             "map": lambda pg: pg.locator("[data-testid='stMain'] h2", has_text=video_title).count() == 1}
+    links = {"personas": f"{server.url}/personas?{urlencode({'persona': persona})}",
+             "discover": f"{server.url}/?item={video_id}",
+             "catalog": f"{server.url}/catalog?item={audio_id}",
+             "map": f"{server.url}/map?item={video_id}"}
+    expected = {"personas": ("persona", persona), "discover": ("item", video_id), "catalog": ("item", audio_id),
+                "map": ("item", video_id)}
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+    shared = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})  # someone else
+    try:
+        page, other = context.new_page(), shared.new_page()
+        for name, link in links.items():
+            _open_url(page, link)
+            _no_exception(page)
+            key, value = expected[name]
+            assert shown[name](page), f"{name}: the address's {key}={value} is not what the page shows"
+            query = _query(page)
+            assert query.get(key) == value and len(query.get("profile", "")) == 32, (name, page.url)
+            address = page.url
+            page.reload(timeout=300_000)
+            page.wait_for_selector("[data-testid='stMain'] h1", timeout=300_000)
+            wait_idle(page, timeout_ms=300_000)
+            _no_exception(page)
+            assert shown[name](page), f"{name}: a reload lost {key}={value}"
+            assert _query(page) == query, f"{name}: the reload changed the address"
+            _open_url(other, address)  # the address shared with another browser session
+            assert shown[name](other), f"{name}: a shared link does not show {key}={value}"
+            assert _query(other).get(key) == value
+        save_screenshot(page, SHOTS / f"address-map-{viewport[0]}.png", width=min(1100, viewport[0]))
+    finally:
+        shared.close()
         context.close()

@@ -45,6 +45,28 @@ def test_clip_query_and_kind_filter(fitted):
     assert np.ptp(cs.raw["cf"]) > 0 and np.ptp(cs.raw["matcher"]) > 0, "a new clip gets CF and matcher scores"
 
 
+def test_component_scores_many_equals_one_call_per_query(fitted):
+    """The batched path (validation and evaluation users) gives what one call per query gives."""
+    cat, _, text, hybrid = fitted
+    from recsys.serving.query import Query
+
+    user_text = next(iter(text.values()))
+    queries = [query_from_history(cat, [0, 1, 2], label="a"), query_from_history(cat, [25, 30], label="b",
+                                                                                  user_text=user_text),
+               Query(label="clip", content={b: cat.blocks[b][33] for b in cat.blocks}, embedding=cat.embeddings[33],
+                     exclude={33}),
+               Query(label="nothing", content={b: np.zeros_like(cat.blocks[b][0]) for b in cat.blocks}),
+               query_from_history(cat, [5], label="c")]
+    for kind in (None, "audio"):
+        many = hybrid.component_scores_many(queries, kind=kind)
+        for q, got in zip(queries, many):
+            one = hybrid.component_scores(q, kind=kind)
+            assert np.array_equal(got.candidates, one.candidates)
+            for c in COMPONENTS:
+                assert np.allclose(got.raw[c], one.raw[c], atol=1e-5), (q.label, c)
+                assert np.allclose(got.scores[c], one.scores[c], atol=1e-5), (q.label, c)
+
+
 def test_weight_change_changes_ranking_without_refit(fitted):
     cat, _, _, hybrid = fitted
     cs = hybrid.component_scores(query_from_history(cat, [0, 25], label="mixed"))

@@ -237,6 +237,49 @@ def test_bpr_loss_decreases_and_sgd_runs():
         fit(BPR(optimizer="rmsprop"))
 
 
+def _fold_in_reference(item_factors, liked, neg, reg, steps):
+    """The fold-in objective minimised with torch autograd and torch's Adam, one user at a time."""
+    import torch
+
+    v = torch.from_numpy(item_factors)
+    out = []
+    for row, cand in zip(liked, neg):
+        pos = torch.from_numpy(np.flatnonzero(row))
+        negs = torch.from_numpy(cand[~row[cand]])
+        user = torch.zeros(v.shape[1] - 1, requires_grad=True)
+        opt = torch.optim.Adam([user], lr=0.1)
+        for _ in range(steps):
+            x = v[:, :-1] @ user + v[:, -1]
+            margin = x[pos][:, None] - x[negs][None, :]
+            loss = torch.nn.functional.softplus(-margin).mean() + reg * user.square().sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        out.append(user.detach().numpy())
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("n_items", [40, 700])  # every item a negative; a sample of 300
+def test_bpr_fold_in_matches_autograd_and_is_the_same_alone_or_batched(n_items):
+    from recsys.models.bpr import _fold_in_block, _history_rng, fold_in
+
+    rng = np.random.default_rng(3)
+    items = rng.normal(0, 0.3, (n_items, 9)).astype(np.float32)
+    liked = rng.random((12, n_items)) < rng.uniform(0.02, 0.3, (12, 1))
+    liked[0] = False
+    liked[0, [1, 5]] = True  # a short history beside long ones: padding must not leak
+    history = sp.csr_matrix(liked.astype(np.float32))
+    batch = fold_in(items, history, reg=0.01, steps=30)
+    assert batch.shape == (12, 9) and np.all(batch[:, -1] == 1.0)
+    for r in (0, 7):
+        assert np.allclose(fold_in(items, history[r], reg=0.01, steps=30), batch[r], atol=1e-5)
+    neg = (np.broadcast_to(np.arange(n_items), (12, n_items)) if n_items <= 300
+           else np.stack([_history_rng(row).choice(n_items, 300, replace=False) for row in liked]))
+    ours = _fold_in_block(items, liked, neg, int(liked.sum(1).max()), 0.01, 30)
+    assert np.allclose(ours, batch[:, :-1])
+    assert np.allclose(ours, _fold_in_reference(items, liked, neg, 0.01, 30), atol=1e-4)
+
+
 def test_matcher_history_and_user_features():
     train, _, features, group, cluster = DATA
     user_feats = np.eye(2, dtype=np.float32)[group]  # (n_users, 2): the group, as a persona text

@@ -86,6 +86,9 @@ def test_the_holdout_split_keeps_a_quarter_of_each_user_and_splits_users_in_two(
             cand[q.liked] = False
             return ComponentScores({c: np.zeros(n, np.float32) for c in COMPONENTS}, cand)
 
+        def component_scores_many(self, queries):
+            return [self.component_scores(q) for q in queries]
+
     monkeypatch.setattr(tuning, "HybridRecommender", NoFit)
     cat = synthetic_catalog(20)
     ids = list(cat.items["item_id"])

@@ -9,15 +9,21 @@ clips, in SQLite) is one shared object too, keyed on its file. Per-item derived 
 derived from an upload is cached here: uploads stay in the session that made them
 (``st.session_state``, see :mod:`ui.state`).
 
-Slow first-time work (the validation split, the pretrained encoders, UMAP) is started in one
-background thread once the service is loaded, so the pages that need it are ready when visited.
+Slow first-time work (the pretrained encoders, UMAP, card pictures, the validation split) is
+done in one background thread once the service is loaded, so the pages that need it are ready
+when visited. The encoders come first (an upload needs them); every later step waits until no
+upload is being analysed (:func:`analysing`), so the warm-up does not take the CPU from one.
+Each step's time goes to the server log (``recsys warm-up: ...``), ending with ``done``.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -152,24 +158,71 @@ def get_map(fp: str):
     return BackgroundMap(get_service(fp).catalog.embeddings)
 
 
+# Uploads being analysed now, in any session; the warm-up waits for none (plus QUIET_S after the
+# last one ended: the page still draws its cards and pictures then).
+_analyses = 0
+_analyses_cond = threading.Condition()
+_last_analysis_end = 0.0
+QUIET_S = 1.5
+
+
+@contextlib.contextmanager
+def analysing():
+    """Around an upload's analysis: the warm-up thread yields the CPU until it is over."""
+    global _analyses, _last_analysis_end
+    with _analyses_cond:
+        _analyses += 1
+    try:
+        yield
+    finally:
+        with _analyses_cond:
+            _analyses -= 1
+            _last_analysis_end = time.monotonic()
+            _analyses_cond.notify_all()
+
+
+def _wait_until_quiet() -> None:
+    """Block until no upload is being analysed and none ended in the last ``QUIET_S`` seconds."""
+    while True:
+        with _analyses_cond:
+            _analyses_cond.wait_for(lambda: _analyses == 0)
+            rest = _last_analysis_end + QUIET_S - time.monotonic()
+        if rest <= 0:
+            return
+        time.sleep(rest)
+
+
+def _log(message: str) -> None:
+    print(f"recsys warm-up: {message}", file=sys.stderr, flush=True)
+
+
 @st.cache_resource(max_entries=2, show_spinner=False)
 def start_warmup(fp: str) -> threading.Thread | None:
-    """Once per catalog: fit the validator, load the encoders, and compile UMAP's transform in a
-    background thread, so Tune, Discover and the map respond at once when first visited.
+    """Once per catalog, in a background thread: load and exercise the encoders (what an upload
+    waits on), then -- each step waiting until no upload is being analysed -- fit UMAP and
+    compile its transform, decode the card pictures, and fit the Tune page's validator, so
+    Discover, the map and Tune respond at once when first visited.
     ``RECSYS_APP_WARMUP=0`` turns it off (tests that need none of it)."""
     service = get_service(fp)
     if os.environ.get("RECSYS_APP_WARMUP", "1") == "0":
         return None
-    bmap = get_map(fp)  # starts the UMAP fit in its own thread
 
     def work():
-        # The first upload waits on the analyzer: load and exercise it first, then the rest.
-        for step in (lambda: _warm_analyzer(service.analyzer), lambda: _fit_validator(service),
-                     lambda: _warm_umap(bmap, service), lambda: _warm_pictures(fp, service)):
+        start = time.perf_counter()
+        steps = (("encoders", lambda: _warm_analyzer(service.analyzer)),
+                 ("map", lambda: _warm_umap(get_map(fp), service)),  # get_map starts the UMAP fit
+                 ("pictures", lambda: _warm_pictures(fp, service)),
+                 ("validator", lambda: _fit_validator(service)))
+        for i, (name, step) in enumerate(steps):
+            if i:
+                _wait_until_quiet()
+            t0 = time.perf_counter()
             try:
                 step()
-            except Exception:  # noqa: BLE001 -- warming is best effort; pages report real errors
-                pass
+                _log(f"{name} ready in {time.perf_counter() - t0:.1f} s")
+            except Exception as err:  # noqa: BLE001 -- warming is best effort; pages report real errors
+                _log(f"{name} failed ({type(err).__name__}: {err})")
+        _log(f"done in {time.perf_counter() - start:.1f} s")
 
     thread = threading.Thread(target=work, name="recsys-warmup", daemon=True)
     thread.start()
@@ -195,6 +248,7 @@ def _warm_analyzer(analyzer) -> None:
 def _warm_pictures(fp: str, service) -> None:
     """Card and gallery pictures of every catalog item (decoding only; a few seconds)."""
     for item_id in service.catalog.item_ids:
+        _wait_until_quiet()
         item_picture(fp, item_id)
 
 

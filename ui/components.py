@@ -3,12 +3,16 @@
 Text that comes from users or from media metadata (titles, descriptions, file names,
 explanations quoting titles) goes through :func:`esc` before any Markdown call, and no HTML is
 ever built from it: the only ``unsafe_allow_html`` use is the score-component bar, made of fixed
-component names and numbers.
+component names and numbers, and the one script, :func:`preload_components`, is made of the
+file names of the installed Streamlit's own browser code.
 """
 from __future__ import annotations
 
+import functools
 import html
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -31,6 +35,44 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^])")
 def esc(text) -> str:
     """Escape Markdown (and Streamlit's ``:color[...]`` directives) in untrusted text."""
     return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+# --- browser code ---------------------------------------------------------------------------------
+
+# The browser code of the elements a clip's results show (the sound and valence charts, the
+# tables, the players): Streamlit fetches each one the first time the session shows one.
+RESULT_COMPONENTS = ("PlotlyChart", "DataFrame", "Video", "Audio")
+
+
+@functools.cache
+def _component_chunks(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The file names of the installed Streamlit's code for the elements ``names``
+    (``PlotlyChart.<hash>.js``, ...); those not found exactly once are left out."""
+    folder = Path(st.__file__).parent / "static" / "static" / "js"
+    found = [sorted(folder.glob(f"{name}.*.js")) for name in names]
+    return tuple(f[0].name for f in found if len(f) == 1)
+
+
+def preload_components(names: tuple[str, ...] = RESULT_COMPONENTS) -> None:
+    """Load the browser code of the elements a result page needs while the visitor is still
+    choosing a file, when the browser is idle. Streamlit loads an element's code the first time
+    a session shows one; Plotly's is 4.7 MB of JavaScript, several seconds to load and compile on
+    a busy 2-core machine, and the session's first recommendation cards (their players) waited
+    for it. Imports the same module files Streamlit would import later, once per page load; does
+    nothing when this Streamlit's files are not where they are looked for."""
+    chunks = _component_chunks(tuple(names))
+    if not chunks:
+        return
+    script = """<script>(() => {
+  if (window.__recsysPreloaded) return;
+  const main = [...document.querySelectorAll("script[type=module][src]")].find(s => /\\/static\\/js\\/index\\.[^/]+\\.js$/.test(s.src));
+  if (!main) return;
+  window.__recsysPreloaded = true;
+  const base = main.src.slice(0, main.src.lastIndexOf("/") + 1);
+  const load = () => CHUNKS.reduce((done, chunk) => done.then(() => import(base + chunk)).catch(() => {}), Promise.resolve());
+  (window.requestIdleCallback || (f => setTimeout(f, 300)))(load, {timeout: 500});
+})();</script>""".replace("CHUNKS", json.dumps(list(chunks)))
+    st.html(script, unsafe_allow_javascript=True)
 
 
 # --- players -------------------------------------------------------------------------------------

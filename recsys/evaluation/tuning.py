@@ -53,9 +53,8 @@ def score_table(hybrid: HybridRecommender, catalog: Catalog, histories: dict[str
     comps = {c: np.zeros((len(users), n), np.float32) for c in COMPONENTS}
     cand = np.ones((len(users), n), bool)
     rows, cols = [], []
-    for r, u in enumerate(users):
-        q = query_from_history(catalog, histories.get(u, []), label=u, user_text=user_text.get(u))
-        cs = hybrid.component_scores(q)
+    queries = [query_from_history(catalog, histories.get(u, []), label=u, user_text=user_text.get(u)) for u in users]
+    for r, (u, cs) in enumerate(zip(users, hybrid.component_scores_many(queries))):
         for c in COMPONENTS:
             comps[c][r] = cs.scores[c]
         cand[r] = cs.candidates

@@ -121,50 +121,75 @@ def fold_in(item_factors: np.ndarray, history: sp.csr_matrix, *, reg: float = 0.
     Minimises the user's own BPR objective, the mean over (history item i, other item j) of
     ``-log sigmoid(x_ui - x_uj)`` plus ``reg * |u|^2``, with Adam from zero: the same criterion
     that trained the known users, so the new vector lives on their scale. ``j`` runs over all
-    items, or over a fixed random sample of 300 in larger catalogues; users go in blocks so
-    memory stays bounded. The last column is 1 (it multiplies the item bias).
+    items, or over a random sample of 300 in larger catalogues, drawn with a seed made from the
+    history, so a history folds in the same way alone or among others. Users are solved together,
+    in blocks so memory stays bounded: their objectives are independent (Adam's update is per
+    coordinate), so a batch of users costs about what one does. The last column is 1 (it
+    multiplies the item bias).
     """
     liked = (history > 0).toarray()  # (n, n_items)
     n_items = liked.shape[1]
     width = max(int(liked.sum(1).max(initial=0)), 1)
     n_neg = min(_FOLD_NEGATIVES, n_items)
-    rng = np.random.default_rng(0)  # fixed: the same history always folds in the same way
     out = np.ones((len(liked), item_factors.shape[1]), np.float32)
     block = max(1, _FOLD_CELLS // (width * n_neg))
     for start in range(0, len(liked), block):
         rows = liked[start:start + block]
         neg = (np.broadcast_to(np.arange(n_items), (len(rows), n_items)) if n_neg == n_items
-               else np.stack([rng.choice(n_items, n_neg, replace=False) for _ in rows]))
+               else np.stack([_history_rng(row).choice(n_items, n_neg, replace=False) for row in rows]))
         out[start:start + block, :-1] = _fold_in_block(item_factors, rows, neg, width, reg, steps)
     return out
 
 
-def _fold_in_block(item_factors: np.ndarray, liked: np.ndarray, neg: np.ndarray, width: int,
-                   reg: float, steps: int) -> np.ndarray:
-    """`fold_in` for one block: ``liked`` (b, n_items) bool, ``neg`` (b, n_neg) candidates."""
-    import torch
+def _history_rng(liked_row: np.ndarray) -> np.random.Generator:
+    """A generator seeded by one history (a (n_items,) bool row): the same history, the same draws."""
+    return np.random.default_rng([0, *np.flatnonzero(liked_row).tolist()])
 
-    v = torch.from_numpy(np.ascontiguousarray(item_factors, dtype=np.float32))
+
+def _fold_in_block(item_factors: np.ndarray, liked: np.ndarray, neg: np.ndarray, width: int,
+                   reg: float, steps: int, lr: float = 0.1) -> np.ndarray:
+    """`fold_in` for one block: ``liked`` (b, n_items) bool, ``neg`` (b, n_neg) candidates.
+
+    Adam (torch's defaults: betas 0.9, 0.999, eps 1e-8) on the analytic gradient of each user's
+    objective, in NumPy: the block is a few small dense arrays, where autograd's bookkeeping
+    would cost more than the arithmetic.
+    """
+    from scipy.special import expit
+
+    item_factors = np.asarray(item_factors, np.float32)
+    vecs, bias = item_factors[:, :-1], item_factors[:, -1]
+    b, n_items = liked.shape
     n_liked = liked.sum(1)
     # Padded positive lists: (b, width) item columns and a validity mask.
-    pos = np.zeros((len(liked), width), np.int64)
+    pos = np.zeros((b, width), np.int64)
     pos_mask = np.arange(width)[None, :] < n_liked[:, None]
     pos[pos_mask] = np.nonzero(liked)[1]
+    neg = np.asarray(neg, np.int64)
     neg_mask = ~np.take_along_axis(liked, neg, axis=1)  # a sampled liked item is no negative
-    pos_t, neg_t = torch.from_numpy(pos), torch.from_numpy(np.array(neg, dtype=np.int64))
-    weight = torch.from_numpy(pos_mask[:, :, None] & neg_mask[:, None, :]).float()
-    pairs = weight.sum((1, 2)).clamp_min(1.0)  # (b,)
-    user = torch.zeros(len(liked), v.shape[1] - 1, requires_grad=True)
-    opt = torch.optim.Adam([user], lr=0.1)
-    for _ in range(steps):
-        x = user @ v[:, :-1].T + v[:, -1]  # (b, n_items)
-        margin = torch.gather(x, 1, pos_t)[:, :, None] - torch.gather(x, 1, neg_t)[:, None, :]
-        loss = ((torch.nn.functional.softplus(-margin) * weight).sum((1, 2)) / pairs).sum() \
-            + reg * user.square().sum()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    return user.detach().numpy()
+    # A pair (i, j) counts when i is a real (not padded) positive and j is not liked.
+    pos_w, neg_w = pos_mask.astype(np.float32), neg_mask.astype(np.float32)
+    scale = (1.0 / np.maximum(pos_w.sum(1) * neg_w.sum(1), 1.0)).astype(np.float32)[:, None]  # 1 / pairs
+    # Flat (row, item) cells of x, for summing gradients into it with one bincount per step.
+    cells = np.concatenate([(np.arange(b)[:, None] * n_items + pos).ravel(),
+                            (np.arange(b)[:, None] * n_items + neg).ravel()])
+    user = np.zeros((b, vecs.shape[1]), np.float32)
+    m1, m2 = np.zeros_like(user), np.zeros_like(user)
+    beta1, beta2, eps = 0.9, 0.999, 1e-8
+    for t in range(1, steps + 1):
+        x = user @ vecs.T + bias  # (b, n_items)
+        # sig[b, i, j] = sigmoid(-(x_i - x_j)) = -d softplus(-margin) / d margin
+        sig = np.take_along_axis(x, neg, 1)[:, None, :] - np.take_along_axis(x, pos, 1)[:, :, None]
+        expit(sig, out=sig)
+        # Sums over the counted pairs only, as batched products with the masks.
+        d_pos = -(sig @ neg_w[:, :, None])[:, :, 0] * pos_w * scale   # (b, width)
+        d_neg = (pos_w[:, None, :] @ sig)[:, 0, :] * neg_w * scale    # (b, n_neg)
+        per_cell = np.concatenate([d_pos.ravel(), d_neg.ravel()])
+        grad_x = np.bincount(cells, per_cell, minlength=b * n_items).reshape(b, n_items).astype(np.float32)
+        grad = grad_x @ vecs + 2 * reg * user
+        m1 = beta1 * m1 + (1 - beta1) * grad
+        m2 = beta2 * m2 + (1 - beta2) * grad * grad
+        user = user - (lr / (1 - beta1 ** t)) * m1 / (np.sqrt(m2) / np.sqrt(1 - beta2 ** t) + eps)
+    return user.astype(np.float32)
 
 
 def user_vectors(model: Recommender, user_factors: np.ndarray, item_factors: np.ndarray,

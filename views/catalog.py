@@ -76,6 +76,6 @@ st.caption(f"{esc(row['description'])}  \nLicence: {esc(row['license'] or 'unkno
            f"author: {esc(row['author'] or 'unknown')} · source: {esc(row['source'] or 'unknown')}")
 if st.button("Recommend from this item (opens Discover)", key="catalog_open", type="primary"):
     ss.open_item = item_id
-    st.switch_page("pages/discover.py", query_params={state.PROFILE_PARAM: state.profile()})
+    st.switch_page("views/discover.py", query_params={state.PROFILE_PARAM: state.profile()})
 analysis_panel(cat.analysis(item_id), cache.item_display(fp, item_id), cache.item_preview(fp, item_id),
                va_others=items[["valence", "arousal"]].to_numpy())

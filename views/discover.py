@@ -23,6 +23,7 @@ from ui.components import (
     examples,
     failure_box,
     feedback_summary,
+    preload_components,
     rec_cards,
 )
 from ui.state import ClipSession, Source
@@ -46,7 +47,7 @@ def analyse_upload(data: bytes, name: str, title: str, description: str, digest:
     an = service.analyzer
     sha = hashlib.sha256(data).hexdigest()
     same_as = service.item_with_content(sha, len(data))  # these bytes are in the catalog already
-    with st.status(f"Analysing {esc(name)}…", expanded=True) as box:
+    with st.status(f"Analysing {esc(name)}…", expanded=True) as box, cache.analysing():
         meta = ClipMetadata(title=title.strip() or title_from_filename(name), description=description.strip())
         try:
             a = an.analyze(data, metadata=meta, name=name, limits=cache.upload_limits(an.config.limits),
@@ -180,6 +181,7 @@ if clip is None:
         st.info("Upload a clip or pick one from the catalog to see its analysis and recommendations.")
     examples(cat.items, picture_of=lambda i: cache.item_picture(fp, i),
              on_pick=lambda i: setattr(ss, "open_item", i), key="discover")
+    preload_components()  # the results' charts, tables and players load while a file is chosen
     st.stop()
 
 st.header(esc(clip.title))
