@@ -21,16 +21,15 @@ from recsys.errors import RecsysError  # noqa: E402
 from ui import cache, heap, state  # noqa: E402
 from ui.components import esc  # noqa: E402
 
-# The page files live in views/, not pages/: with a pages/ folder beside app.py, Streamlit runs a
-# link to /personas (or /catalog, /map) as a page of its own, without this script, until some
-# session has loaded the root page since the server started (no profile, no state, a crash).
+# Every page runs through this script: a link to a page that is a fresh server's first request
+# makes Streamlit run the page file alone, and the page reruns through here (ui/routing.py).
 PAGES = [
-    st.Page("views/discover.py", title="Discover", icon=":material/upload_file:", default=True),
-    st.Page("views/personas.py", title="Personas", icon=":material/group:"),
-    st.Page("views/map.py", title="Embedding map", icon=":material/scatter_plot:"),
-    st.Page("views/tune.py", title="Tune", icon=":material/tune:"),
-    st.Page("views/catalog.py", title="Catalog", icon=":material/video_library:"),
-    st.Page("views/evaluation.py", title="Evaluation", icon=":material/insights:"),
+    st.Page("pages/discover.py", title="Discover", icon=":material/upload_file:", default=True),
+    st.Page("pages/personas.py", title="Personas", icon=":material/group:"),
+    st.Page("pages/map.py", title="Embedding map", icon=":material/scatter_plot:"),
+    st.Page("pages/tune.py", title="Tune", icon=":material/tune:"),
+    st.Page("pages/catalog.py", title="Catalog", icon=":material/video_library:"),
+    st.Page("pages/evaluation.py", title="Evaluation", icon=":material/insights:"),
 ]
 heap.install()
 page = st.navigation(PAGES)

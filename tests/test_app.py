@@ -257,7 +257,7 @@ def test_warmup_exercises_the_analyzer():
 # --- Personas -----------------------------------------------------------------------------------
 
 def test_personas_page_and_feedback_updates_profile():
-    at = _app("views/personas.py")
+    at = _app("pages/personas.py")
     _ok(at)
     assert at.title[0].value == "Personas"
     name = at.selectbox(key="persona_name").value
@@ -284,7 +284,7 @@ def test_the_persona_is_kept_in_the_address():
 
     names = [p.name for p in load_personas()]
     linked = names[-1]  # not the one the picker starts with
-    at = _app("views/personas.py", persona=linked)
+    at = _app("pages/personas.py", persona=linked)
     _ok(at)
     assert at.selectbox(key="persona_name").value == linked
     assert at.query_params["persona"] == linked
@@ -297,7 +297,7 @@ def test_the_persona_is_kept_in_the_address():
     assert at.selectbox(key="persona_name").value == names[0]
 
     # A name that is no persona is ignored (no error) and replaced by the one shown.
-    odd = _app("views/personas.py", persona="<b>nobody</b>")
+    odd = _app("pages/personas.py", persona="<b>nobody</b>")
     _ok(odd)
     assert odd.query_params["persona"] == odd.selectbox(key="persona_name").value in names
 
@@ -319,7 +319,7 @@ def test_an_opened_item_and_a_map_point_are_kept_in_the_address():
 
     # The map's selected point: /map?item=<id> opens that point.
     at = _app(item=item)
-    at.switch_page("views/map.py").run()
+    at.switch_page("pages/map.py").run()
     _ok(at)
     assert at.session_state.map_selected == item and at.header[0].value == esc(cat.items.iloc[3]["title"])
     assert at.query_params["item"] == item
@@ -338,7 +338,7 @@ def _open_store():
 
 
 def test_a_like_is_saved_under_the_profile_and_restored_in_a_new_session():
-    at = _app("views/personas.py")
+    at = _app("pages/personas.py")
     _ok(at)
     token = at.query_params["profile"]
     assert re.fullmatch(r"[A-Za-z0-9_-]{32}", token), "a fresh random profile token is put in the URL"
@@ -351,7 +351,7 @@ def test_a_like_is_saved_under_the_profile_and_restored_in_a_new_session():
         assert store.liked(f"profile:{token}", scope=f"persona:{name}") == [item]
 
     # A new session (a reload, a bookmark) with the same address gets the like back.
-    again = _app("views/personas.py", profile=token)
+    again = _app("pages/personas.py", profile=token)
     _ok(again)
     assert again.session_state.profile == token and again.query_params["profile"] == token
     assert again.session_state.feedback[f"persona:{name}"]["liked"] == [item]
@@ -359,7 +359,7 @@ def test_a_like_is_saved_under_the_profile_and_restored_in_a_new_session():
     assert f"persona-undo-{item}" in _keys(again, "persona-undo-")
 
     # Another profile never sees it.
-    other = _app("views/personas.py")
+    other = _app("pages/personas.py")
     _ok(other)
     assert other.query_params["profile"] != token
     assert not other.session_state.feedback.get(f"persona:{name}", {}).get("liked")
@@ -370,7 +370,7 @@ def test_a_like_is_saved_under_the_profile_and_restored_in_a_new_session():
     _ok(again)
     with _open_store() as store:
         assert store.liked(f"profile:{token}", scope=f"persona:{name}") == []
-    third = _app("views/personas.py", profile=token)
+    third = _app("pages/personas.py", profile=token)
     assert not third.session_state.feedback.get(f"persona:{name}", {}).get("liked")
 
 
@@ -395,7 +395,7 @@ def test_an_unreadable_store_keeps_ratings_in_the_session_with_a_one_line_warnin
     warnings = [w.value for w in at.sidebar.warning]
     assert len(warnings) == 1 and "kept in this session only" in warnings[0] and "\n" not in warnings[0]
     assert "file is not a database" in warnings[0]
-    at.switch_page("views/personas.py").run()
+    at.switch_page("pages/personas.py").run()
     _ok(at)
     name = at.selectbox(key="persona_name").value
     item = _keys(at, "persona-like-")[0].removeprefix("persona-like-")
@@ -407,7 +407,7 @@ def test_an_unreadable_store_keeps_ratings_in_the_session_with_a_one_line_warnin
 # --- Embedding map ------------------------------------------------------------------------------
 
 def test_map_page_places_query_and_opens_item():
-    at = _app("views/map.py")
+    at = _app("pages/map.py")
     _ok(at)
     assert at.title[0].value == "Embedding map"
     assert len(at.get("plotly_chart")) == 1
@@ -435,7 +435,7 @@ def test_map_hover_says_kind_and_labels_and_the_legend_sits_below():
     from recsys.understanding.label_scoring import label_names
     from ui import cache
 
-    at = _app("views/map.py")
+    at = _app("pages/map.py")
     _ok(at)
     cat = cache.get_service(cache.catalog_fingerprint()).catalog
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -467,7 +467,7 @@ def _ranking(at) -> list[str]:
 
 
 def test_tune_slider_changes_ranking_and_metrics():
-    at = _app("views/tune.py")
+    at = _app("pages/tune.py")
     _ok(at)
     assert at.title[0].value == "Tune"
     assert {s.key for s in at.slider} >= {f"w_{n}" for n in ("visual", "audio", "music", "text", "semantic", "cf",
@@ -485,7 +485,7 @@ def test_tune_slider_changes_ranking_and_metrics():
 
 
 def test_tune_preset_sets_sliders():
-    at = _app("views/tune.py")
+    at = _app("pages/tune.py")
     at.selectbox(key="tune_preset").set_value("content only").run()
     _ok(at)
     assert at.slider(key="w_cf").value == 0.0 and at.slider(key="w_visual").value == 1.0
@@ -494,7 +494,7 @@ def test_tune_preset_sets_sliders():
 # --- Catalog ------------------------------------------------------------------------------------
 
 def test_tune_preset_box_says_custom_once_a_slider_moves():
-    at = _app("views/tune.py")
+    at = _app("pages/tune.py")
     assert at.selectbox(key="tune_preset").value == "balanced"
     at.slider(key="w_audio").set_value(1.55).run()
     _ok(at)
@@ -520,7 +520,7 @@ def test_catalog_gallery_filters_searches_and_opens():
     from ui import cache
     from ui.components import esc
 
-    at = _app("views/catalog.py")
+    at = _app("pages/catalog.py")
     _ok(at)
     assert at.title[0].value == "Catalog"
     cat = cache.get_service(cache.catalog_fingerprint()).catalog
@@ -616,7 +616,7 @@ def test_a_clip_added_on_discover_joins_the_catalog_for_everyone(clip_bytes, mon
     cache.get_store.clear()
     cache._loaded.clear()
     old.close()
-    other = _app("views/catalog.py")
+    other = _app("pages/catalog.py")
     _ok(other)
     other.segmented_control(key="catalog_view").set_value("table").run()
     table = other.dataframe[0].value
@@ -679,7 +679,7 @@ def test_a_file_over_the_upload_limit_is_a_one_line_typed_error():
 
 def test_evaluation_without_report_says_how(monkeypatch, tmp_path):
     monkeypatch.setenv("RECSYS_REPORTS_DIR", str(tmp_path))
-    at = _app("views/evaluation.py")
+    at = _app("pages/evaluation.py")
     _ok(at)
     assert any("No evaluation report" in i.value for i in at.info)
     assert any("recsys evaluate" in c.value for c in at.code)
@@ -702,7 +702,7 @@ def test_evaluation_shows_last_report(monkeypatch, tmp_path):
     paths = write_report(result, tmp_path)
     assert json.loads(paths["json"].read_text())["dataset"] == "toy"
     monkeypatch.setenv("RECSYS_REPORTS_DIR", str(tmp_path))
-    at = _app("views/evaluation.py")
+    at = _app("pages/evaluation.py")
     _ok(at)
     assert not any("No evaluation report" in i.value for i in at.info)
     table = at.dataframe[0].value

@@ -78,6 +78,11 @@ _PROFILE_RE = re.compile(r"[A-Za-z0-9_-]{32}")   # exactly what token_urlsafe(PR
 _VALUES = {"liked": 1, "disliked": -1, "clear": 0}
 
 
+def ready() -> bool:
+    """Whether :func:`init` has set this session up (``app.py`` runs it before any page)."""
+    return "feedback" in st.session_state
+
+
 def init() -> None:
     ss = st.session_state
     ss.setdefault("weights", dict(DEFAULT_WEIGHTS))
