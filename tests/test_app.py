@@ -84,6 +84,19 @@ def _text(at) -> str:
     return "\n".join(str(m.value) for m in (*at.markdown, *at.caption, *at.title, *at.header, *at.subheader))
 
 
+def _all_markdown(at) -> list[str]:
+    """Every markdown element, also those inside horizontal containers (the chips), which
+    ``at.markdown`` does not reach."""
+    out, stack = [], [at._tree]
+    while stack:
+        node = stack.pop()
+        children = getattr(node, "children", None) or {}
+        children = list(children.values()) if isinstance(children, dict) else list(children)
+        out += [c.value for c in children if type(c).__name__ == "Markdown"]
+        stack += children
+    return out
+
+
 @pytest.fixture(scope="module")
 def clip_bytes(tmp_path_factory) -> bytes:
     path = tmp_path_factory.mktemp("clip") / "square.mp4"
@@ -121,6 +134,20 @@ def test_upload_generated_clip_yields_recommendations(clip_bytes):
     _ok(at)
     assert first in at.session_state.feedback[at.session_state.clip.source.scope]["liked"]
     assert f"discover-like-{first}" not in _keys(at, "discover-like-")
+
+
+def test_an_unsure_facet_says_so_with_its_reason():
+    """A 0.5 s tone has a sound but no mood: the page says "no clear emotion" (the reason on hover)
+    and that the clip is too short to be sure."""
+    from benchmarks.factories import wav_bytes
+
+    at = _app()
+    at.file_uploader[0].set_value(("blip.wav", wav_bytes(tone(880, seconds=0.5)), "audio/wav")).run()
+    _ok(at)
+    assert not at.error, [e.value for e in at.error]
+    chips = _all_markdown(at)
+    assert any("no clear emotion" in m for m in chips), chips
+    assert "low confidence: the clip is only 0.5 s long" in _text(at).replace("\\", "")
 
 
 def test_bad_upload_is_one_line_error_with_escaped_name():

@@ -178,8 +178,13 @@ def va_figure(valence: float, arousal: float, *, label: str = "this clip", other
     return fig
 
 
+ABSTAIN_CHIP = {"themes": "no clear theme", "emotions": "no clear emotion", "styles": "no clear style"}
+
+
 def chips(analysis: dict, *, top: int = 5, min_score: float = 0.0) -> None:
-    """Theme, emotion and style chips with scores; the evidence shows on hover."""
+    """Theme, emotion and style chips with scores; the evidence shows on hover. A facet with no
+    label sure enough says so ("no clear theme"), with the reason on hover, and the analysis'
+    low-confidence notes follow the chips."""
     for facet in ("themes", "emotions", "styles"):
         labels = [x for x in analysis.get(facet, [])[:top] if x["score"] >= min_score]
         row = st.container(horizontal=True, gap="small")
@@ -187,6 +192,11 @@ def chips(analysis: dict, *, top: int = 5, min_score: float = 0.0) -> None:
         for x in labels:
             row.badge(f"{x['label'].replace('_', ' ')} {x['score']:.2f}", color=FACET_COLORS[facet],
                       help=esc(x.get("evidence") or "no evidence recorded"))
+        if not labels:
+            reason = (analysis.get("abstain") or {}).get(facet) or "no label passed its calibrated threshold"
+            row.badge(ABSTAIN_CHIP[facet], color="gray", icon=":material/help:", help=esc(reason))
+    for note in analysis.get("understanding_notes") or []:
+        st.caption(f":material/info: {esc(note)}")
 
 
 def evidence_table(analysis: dict) -> None:
