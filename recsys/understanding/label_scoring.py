@@ -8,7 +8,9 @@ A label's score is built from evidence that can be checked, strongest first:
    ``1 - prod(1 - weight * p)``, with ``p`` the class probability above a small floor (spread-out
    probability mass is not evidence). No mapped class fires: no evidence, score 0. YAMNet
    (``audioset``) and EfficientNet (``imagenet``) are built in; any other classifier plugs in by
-   adding its map file and putting its probabilities in ``Signals.extra_probs[name]``.
+   adding its map file and putting its probabilities in ``Signals.extra_probs[name]``. Music
+   styles are the exception: genre evidence is relative, so they come from one distribution mixed
+   from each classifier's genre view (:mod:`recsys.understanding.music_genre`).
 2. **Descriptors** (tempo, mode, energy, timbre, motion, colour) place the clip in valence/arousal
    for emotions and define the visual styles (a still slideshow *is* slow and contemplative); a
    descriptor never creates a theme, and loudness alone never moves an emotion.
