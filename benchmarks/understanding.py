@@ -104,6 +104,9 @@ def save_signals(file: Path, s: Signals, extra: dict) -> None:
 
 
 def load_signals(file: Path) -> tuple[Signals, dict]:
+    # the transcriber's rule decides whether Signals.words is known
+    from recsys.analysis.analyzer import AnalysisConfig
+
     z = np.load(file, allow_pickle=False)
     meta = json.loads(str(z["meta"]))
     audio = visual = None
@@ -117,21 +120,13 @@ def load_signals(file: Path) -> tuple[Signals, dict]:
         v["dominant_colours"] = tuple(tuple(x) for x in v["dominant_colours"])
         visual = VisualDescriptors(**v)
     extra = {"duration_s": meta["duration_s"]} if "duration_s" in Signals.__dataclass_fields__ else {}
-    if "words" in Signals.__dataclass_fields__ and _transcribed(meta["speech_fraction"]):
+    if "words" in Signals.__dataclass_fields__ and AnalysisConfig().wants_transcript(meta["speech_fraction"]):
         extra["words"] = len((meta.get("transcript") or "").split())
     s = Signals(**{k: z[k] for k in ("image_probs", "audio_scores", "audio_peak", "text_vec", "transcript_vec")
                    if k in z.files},
                 text_sentiment=meta["text_sentiment"], audio=audio, visual=visual,
                 speech_fraction=meta["speech_fraction"], **extra)
     return s, meta
-
-
-def _transcribed(speech_fraction: float) -> bool:
-    """Whether the analysis ran the transcriber on a clip (its default ``transcribe="auto"``)."""
-    from recsys.analysis.analyzer import AnalysisConfig
-
-    cfg = AnalysisConfig()
-    return cfg.transcribe == "always" or (cfg.transcribe == "auto" and speech_fraction >= cfg.speech_threshold)
 
 
 def analysed_signals(rows: list[dict], *, log=print) -> dict[str, tuple[Signals, dict]]:

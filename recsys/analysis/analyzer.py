@@ -58,6 +58,10 @@ class AnalysisConfig:
     # (analysed seconds, frames, patches), so a stage cannot overrun it by much.
     timeout_s: float | None = 300.0
 
+    def wants_transcript(self, speech_fraction: float) -> bool:
+        """Whether a clip with this share of speech patches is transcribed."""
+        return self.transcribe == "always" or (self.transcribe == "auto" and speech_fraction >= self.speech_threshold)
+
 
 @dataclass
 class ClipMetadata:
@@ -240,7 +244,7 @@ class Analyzer:
         with _timer(timings, "text", on_stage):
             text = metadata.text()
             transcript = ""
-            if media.has_audio and self._wants_transcript(speech_fraction):
+            if media.has_audio and self.config.wants_transcript(speech_fraction):
                 try:
                     from recsys.encoders.speech import get_transcriber
 
@@ -274,9 +278,6 @@ class Analyzer:
         """Whether YAMNet heard music: its "Music" class at or above the threshold (90th percentile)."""
         return "Music" in class_names and float(audio_peak[class_names.index("Music")]) >= self.config.music_threshold
 
-    def _wants_transcript(self, speech_fraction: float) -> bool:
-        mode = self.config.transcribe
-        return mode == "always" or (mode == "auto" and speech_fraction >= self.config.speech_threshold)
 
 
 def music_tag_probs(music: MusicTags) -> dict[str, tuple[list[str], np.ndarray]]:

@@ -603,8 +603,8 @@ def _raw_evidence(s: Signals, space: SemanticSpace):
             extra[name] = cmap.evidence(np.asarray(probs, np.float32), facet)
         for (name, label), (other, other_label) in EXPLAINED_BY.items():
             if facet == "styles" and name in extra and other in extra:
-                names_ = [lab.name for lab in space.labels[facet]]
-                j, k = names_.index(label), names_.index(other_label)
+                label_names_ = [lab.name for lab in labels]
+                j, k = label_names_.index(label), label_names_.index(other_label)
                 extra[name][0][j] *= 1.0 - extra[other][0][k]
         for name, (e, names) in extra.items():
             if genre_cols.size:
