@@ -393,7 +393,9 @@ def fit_calibration(signals: list[Signals], judged: list[dict[str, tuple[set[str
     (:func:`_music_style_threshold`)."""
     from sklearn.linear_model import LogisticRegression
 
-    raws = [_raw_evidence(s, space)[0] for s in signals]
+    evidence = [_raw_evidence(s, space) for s in signals]
+    raws = [raw for raw, _, _ in evidence]
+    with_music = [i for i, (_, _, (ctx, _)) in enumerate(evidence) if ctx.music >= 0.5]
     out = {}
     for f in FACETS:
         names = [lab.name for lab in space.labels[f]]
@@ -451,8 +453,8 @@ def fit_calibration(signals: list[Signals], judged: list[dict[str, tuple[set[str
                     thr[g] = float(t)
                     break
         if f == "styles" and "music" in thr:
-            thr["music"] = _music_style_threshold(signals, raws, probs, judged, names, group_of, thr, thresholds,
-                                                  space, music_max_wrong)
+            thr["music"] = _music_style_threshold(with_music, probs, judged, names, group_of, thr, thresholds,
+                                                  music_max_wrong)
         out[f] = {"a": round(a0, 4), "b": round(b0, 4), "threshold": round(chosen, 2), "n": int(len(y)),
                   "accepted": int(y.sum()),
                   "group_thresholds": {g: round(t, 2) for g, t in sorted(thr.items()) if t != chosen},
@@ -462,14 +464,12 @@ def fit_calibration(signals: list[Signals], judged: list[dict[str, tuple[set[str
     return path
 
 
-def _music_style_threshold(signals, raws, probs, judged, names, group_of, thr, thresholds, space,
+def _music_style_threshold(music: list[int], probs, judged, names, group_of, thr, thresholds,
                            music_max_wrong: float) -> float:
     """The music styles' display threshold: music is what most people upload and a style is what
     they look for, so it goes as low as keeps plainly wrong styles at most ``music_max_wrong`` of
     the tuning clips with music that show one (not a share of every clip, which the many clips
-    without music would dilute)."""
-    music = [i for i, s in enumerate(signals)
-             if _context(s, space, _audio_probs(s)).music >= 0.5]
+    without music would dilute). ``music``: indices of the clips with music."""
     best = thr["music"]
     for t in thresholds:
         if t >= thr["music"]:
