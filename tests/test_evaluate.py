@@ -157,3 +157,90 @@ def test_app_hybrid_is_evaluated_on_a_catalog_and_beats_popularity():
     assert set(app["weights"]) >= {"visual", "audio", "cf", "matcher"}
     assert app["metrics"]["ndcg@5"] > result["models"]["popularity"]["metrics"]["ndcg@5"]
     assert "App hybrid" in ev.format_markdown(result)
+
+
+class GenreWordEncoder:
+    """A fake MiniLM for unit tests: one axis per genre word found in the text, L2-normalised."""
+
+    words = ("action", "comedy", "drama")
+
+    def encode(self, texts):
+        out = np.zeros((len(texts), 384), np.float32)
+        for row, text in enumerate(texts):
+            for j, word in enumerate(self.words):
+                out[row, j] = float(word in text.lower())
+            out[row, 383] = 0.1  # never all zero
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def _string_ids() -> tuple[Interactions, np.ndarray]:
+    """`synthetic` with string item ids, as MovieLens and every catalog have them."""
+    frame = synthetic()[0].to_frame()
+    frame["item_id"] = frame["item_id"].astype(str)
+    inter = Interactions.from_frame(frame, "user_id", "item_id", "weight", "timestamp")
+    genre = np.array([int(i) % N_GENRES for i in inter.item_ids.values])
+    return inter, np.eye(N_GENRES, dtype=np.float32)[genre]
+
+
+def _titled_items(inter: Interactions) -> pd.DataFrame:
+    ids = list(inter.item_ids.values)
+    return pd.DataFrame({"item_id": [str(i) for i in ids], "title": [f"Film {i}" for i in ids],
+                         "genres": [[GenreWordEncoder.words[int(i) % N_GENRES].title()] for i in ids]})
+
+
+def test_text_catalog_holds_titles_and_genres_in_its_text_blocks_only():
+    from recsys.catalog.text_catalog import item_texts, text_catalog
+
+    inter, _ = _string_ids()
+    items = _titled_items(inter)
+    texts = item_texts(items)
+    assert texts[0] == f"Film {items.item_id[0]}. {items.genres[0][0]}"
+    assert item_texts(pd.DataFrame({"item_id": ["7"]})) == ["item 7"]  # no title, no genres
+    cat = text_catalog(items, texts, GenreWordEncoder())
+    assert len(cat) == len(items) and list(cat.item_ids) == list(items.item_id)
+    np.testing.assert_allclose(cat.blocks["text"], cat.blocks["semantic"])
+    assert np.abs(cat.blocks["visual"]).max() == 0 and np.abs(cat.blocks["audio"]).max() == 0
+    assert np.abs(cat.label_scores).max() == 0
+    genre = np.array([int(i) % N_GENRES for i in items.item_id])
+    cos = cat.embeddings @ cat.embeddings.T
+    same, other = cos[genre[:, None] == genre[None, :]], cos[genre[:, None] != genre[None, :]]
+    assert same.min() > other.max()  # the genre word is what the text blocks hold
+    with pytest.raises(ValueError, match="texts for"):
+        text_catalog(items, texts[:-1], GenreWordEncoder())
+
+
+def test_app_hybrid_on_a_text_only_catalog_beats_popularity():
+    """A data set with titles but no media (MovieLens) still measures the app's hybrid."""
+    from recsys.catalog.text_catalog import dataset_text_catalog
+
+    inter, features = _string_ids()
+    cat = dataset_text_catalog(_titled_items(inter), GenreWordEncoder())
+    result = ev.evaluate(inter, protocol="stratified-75-25", k=5, models=["popularity"],
+                         item_features=features, catalog=cat, seed=0)
+    app = result["models"]["app_hybrid"]["metrics"]["ndcg@5"]
+    assert app > result["models"]["popularity"]["metrics"]["ndcg@5"]
+    weights = result["models"]["app_hybrid"]["weights"]
+    assert weights["visual"] == weights["audio"] == 0.0  # zero blocks: no weight is reported for them
+
+
+def test_cli_app_hybrid_flag_builds_a_text_catalog(monkeypatch, capsys):
+    import recsys.encoders.text as text_mod
+
+    inter, features = _string_ids()
+    monkeypatch.setattr(text_mod, "get_text_encoder", lambda device=None: GenreWordEncoder())
+    monkeypatch.setitem(ev.DATASET_LOADERS, "titled",
+                        lambda path: Dataset("titled", inter, items=_titled_items(inter),
+                                             item_features=features))
+    args = _parse(["--dataset", "titled", "--protocol", "stratified-75-25", "--k", "5", "--json",
+                   "--models", "popularity", "--report", "", "--app-hybrid"])
+    assert ev.run_cli(args) == 0
+    assert "app_hybrid" in json.loads(capsys.readouterr().out)["models"]
+    # without the flag (and without a media catalog) there is no app hybrid
+    assert ev.run_cli(_parse(["--dataset", "titled", "--protocol", "stratified-75-25", "--json",
+                              "--models", "popularity", "--report", ""])) == 0
+    assert "app_hybrid" not in json.loads(capsys.readouterr().out)["models"]
+    # a data set without an item table: one clear error
+    monkeypatch.setitem(ev.DATASET_LOADERS, "bare", lambda path: Dataset("bare", inter))
+    assert ev.run_cli(_parse(["--dataset", "bare", "--protocol", "temporal", "--json",
+                              "--app-hybrid"])) == 2
+    assert "no item table" in capsys.readouterr().err

@@ -62,6 +62,17 @@ def test_tune_finds_weights_that_rank_the_held_out_item_first():
     assert weights["diversity"] == 0.0 and set(COMPONENTS) <= set(weights)
 
 
+def test_flat_components_get_no_weight_because_they_cannot_change_a_ranking():
+    from recsys.evaluation.tuning import inert_components
+
+    v = _validator()
+    flat = inert_components(v.tables["val"])
+    assert "audio" not in flat and "visual" not in flat and "popularity" not in flat
+    assert flat == set(COMPONENTS) - {"audio", "visual", "popularity"}
+    weights, _ = v.tune(n_trials=40, seed=1)
+    assert all(weights[c] == 0.0 for c in flat)
+
+
 def test_the_holdout_split_keeps_a_quarter_of_each_user_and_splits_users_in_two(monkeypatch):
     import pandas as pd
 

@@ -90,20 +90,31 @@ def table_metrics(table: ScoreTable, weights: dict[str, float], k: int, embeddin
 def tune_weights(table: ScoreTable, k: int, embeddings: np.ndarray, *, n_trials: int = 300, seed: int = 0,
                  metric: str = "ndcg") -> tuple[dict[str, float], float]:
     """Random search over weights in [0, 1] (plus the presets) maximising ``metric@k`` on
-    ``table``. Returns (best weights, best value)."""
+    ``table``. Returns (best weights, best value).
+
+    A component whose scores are the same for every item of every user (a text-only catalog's
+    visual and audio blocks) cannot change a ranking: its weight is reported as 0, not as the
+    arbitrary value the search happened to draw."""
     rng = np.random.default_rng(seed)
+    inert = inert_components(table)
     key = f"{metric}@{k}"
     trials = [dict(p, diversity=0.0) for p in PRESETS.values()]
     trials += [dict(zip(COMPONENTS, rng.uniform(0, 1, len(COMPONENTS)) * (rng.uniform(size=len(COMPONENTS)) > 0.3)),
                     diversity=0.0) for _ in range(n_trials)]
     best, best_val = trials[0], -1.0
     for w in trials:
+        w = {c: (0.0 if c in inert else x) for c, x in w.items()}
         if not any(w[c] > 0 for c in COMPONENTS):
             continue
         v = table_metrics(table, w, k, embeddings)[key]
         if v > best_val:
             best, best_val = w, v
     return best, best_val
+
+
+def inert_components(table: ScoreTable) -> set[str]:
+    """Components whose (n_users, n_items) scores have zero spread along every user's row."""
+    return {c for c, m in table.components.items() if m.size == 0 or float(np.ptp(m, axis=1).max()) == 0.0}
 
 
 def _rows_by_user(df: pd.DataFrame, catalog: Catalog) -> dict[str, list[int]]:
