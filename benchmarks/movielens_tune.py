@@ -35,15 +35,26 @@ GRIDS = {
     "edlae": dict(lambda_reg=[10.0, 50.0, 150.0], dropout=[0.1, 0.25, 0.4, 0.6]),
     "gfcf": dict(factors=[16, 32, 64], ideal_weight=[0.1, 0.3, 0.5]),
     "multvae": dict(epochs=[100, 200], dropout=[0.5], beta_max=[0.2]),
-    "ials": dict(factors=[64, 128], reg=[2.0, 3.0, 5.0, 7.0],
-                 unobserved_weight=[0.02, 0.05, 0.1, 0.2]),
+    # Uniform penalty, then frequency-scaled (reg_exponent nu): a penalty reg * (n + a0 m)^nu is
+    # about 400^nu times larger per unit of reg for a typical user, so each nu has its own reg range.
+    "ials": [dict(factors=[64, 128], reg_exponent=[0.0], reg=[2.0, 3.0, 5.0, 7.0],
+                  unobserved_weight=[0.02, 0.05, 0.1, 0.2]),
+             dict(factors=[128], reg_exponent=[0.5], reg=[0.2, 0.3, 0.4, 0.5, 0.8],
+                  unobserved_weight=[0.1, 0.15, 0.2]),
+             dict(factors=[128], reg_exponent=[0.75], reg=[0.07, 0.1, 0.12, 0.15],
+                  unobserved_weight=[0.1, 0.15, 0.2]),
+             dict(factors=[128], reg_exponent=[1.0], reg=[0.01, 0.02, 0.025, 0.03, 0.04],
+                  unobserved_weight=[0.1, 0.15, 0.2])],
     # Members and their settings as SETTINGS["ensemble"]; its weights are chosen inside fit on a
     # further split of whatever it is fitted on (here the validation split's fit part).
     "ensemble": dict(normalise=["zscore", "minmax"]),
 }
 
 
-def candidates(grid: dict) -> list[dict]:
+def candidates(grid: dict | list[dict]) -> list[dict]:
+    """Every combination of a grid's values; a list of grids is their union, in order."""
+    if isinstance(grid, list):
+        return [c for g in grid for c in candidates(g)]
     keys = list(grid)
     return [dict(zip(keys, values)) for values in itertools.product(*grid.values())]
 

@@ -413,6 +413,25 @@ def test_ials_half_steps_solve_their_least_squares_and_fold_in_matches():
                                atol=1e-4)
     with pytest.raises(ConfigError):
         IALS(reg=0.0).fit(x)
+    with pytest.raises(ConfigError):
+        IALS(reg_exponent=-1.0).fit(x)
+
+
+def test_ials_frequency_scaled_regularisation_penalises_each_row_by_its_count():
+    """With reg_exponent nu the user system is (a0 V'V + V_u'V_u + reg (n_u + a0 m)^nu I) u = V_u'1."""
+    rng = np.random.default_rng(0)
+    x = sp.csr_matrix((rng.random((30, 25)) < np.linspace(0.1, 0.6, 30)[:, None]).astype(np.float32))
+    model = IALS(factors=6, reg=0.05, unobserved_weight=0.1, iterations=4, reg_exponent=1.0).fit(x)
+    items = model.item_factors_.astype(np.float64)
+    dense = x.toarray()
+    counts = dense.sum(1)
+    u0, u1 = int(np.argmin(counts)), int(np.argmax(counts))
+    assert counts[u0] < counts[u1]  # two users with different penalties
+    for u in (u0, u1):
+        seen = items[dense[u] > 0]
+        reg_u = 0.05 * (counts[u] + 0.1 * x.shape[1])
+        lhs = 0.1 * items.T @ items + seen.T @ seen + reg_u * np.eye(6)
+        np.testing.assert_allclose(lhs @ model.user_factors_[u], seen.sum(0), atol=1e-4)
 
 
 def test_multvae_loss_decreases():

@@ -5,10 +5,15 @@ With ``X`` the binary (n_users, n_items) matrix, user factors ``U`` (n_users, f)
 ``V`` (n_items, f) minimise::
 
     sum_{(u,i) observed} (1 - u_u.v_i)^2 + alpha0 * sum_{all (u,i)} (u_u.v_i)^2
-        + reg * (||U||^2 + ||V||^2)
+        + sum_u reg_u ||u_u||^2 + sum_i reg_i ||v_i||^2
+
+with ``reg_r = reg * (n_r + alpha0 * m)^nu`` for a row with ``n_r`` observed items out of ``m``:
+``nu = 0`` (``reg_exponent``) is one penalty for every vector, ``nu = 1`` the frequency-scaled
+regularisation of Rendle et al. (2021, section 3.3), which penalises heavy users and popular
+items in proportion to how much data pulls on them.
 
 Each half-step is exact: ``u_u = (alpha0 V'V + V_u'V_u + reg I)^-1 V_u'1`` with ``V_u`` the rows
-of ``V`` for the user's items (and the same for items). ``alpha0`` (``unobserved_weight``) well
+of ``V`` for the user's items (``reg I`` becomes ``reg_u I``) (and the same for items). ``alpha0`` (``unobserved_weight``) well
 below 1 is what makes it rank well (Rendle et al.). Scores fold the query history in with one
 such user half-step against the learned ``V``, so a new user is scored exactly as a known one.
 """
@@ -31,12 +36,14 @@ class IALS(Recommender):
     factors : int
         Width ``f`` of the user and item vectors.
     reg : float
-        L2 penalty on every user and item vector.
+        L2 penalty on every user and item vector (scaled per row by ``reg_exponent``).
     unobserved_weight : float
         ``alpha0``, the weight of every (user, item) pair pulled towards 0 (observed pairs
         pull towards 1 with weight 1).
     iterations : int
         Alternating sweeps (users, then items); a last user sweep follows.
+    reg_exponent : float
+        ``nu``: each row's penalty is ``reg * (n_r + unobserved_weight * m)^nu``; 0 = uniform.
     init_std : float
         Item vectors start as N(0, (init_std / sqrt(f))^2).
     random_state : int
@@ -44,19 +51,22 @@ class IALS(Recommender):
     """
 
     def __init__(self, factors: int = 128, reg: float = 3.0, unobserved_weight: float = 0.05,
-                 iterations: int = 10, init_std: float = 0.1, random_state: int = 0):
+                 iterations: int = 10, reg_exponent: float = 0.0, init_std: float = 0.1,
+                 random_state: int = 0):
         self.factors = factors
         self.reg = reg
         self.unobserved_weight = unobserved_weight
         self.iterations = iterations
+        self.reg_exponent = reg_exponent
         self.init_std = init_std
         self.random_state = random_state
 
     def fit(self, user_items: sp.csr_matrix, *, item_features: np.ndarray | None = None,
             user_features: np.ndarray | None = None) -> IALS:
-        if self.factors < 1 or self.reg <= 0 or self.unobserved_weight < 0 or self.iterations < 1:
-            raise ConfigError("IALS needs factors >= 1, reg > 0, unobserved_weight >= 0 and "
-                              "iterations >= 1")
+        if (self.factors < 1 or self.reg <= 0 or self.unobserved_weight < 0 or self.iterations < 1
+                or self.reg_exponent < 0):
+            raise ConfigError("IALS needs factors >= 1, reg > 0, unobserved_weight >= 0, "
+                              "iterations >= 1 and reg_exponent >= 0")
         user_items = self._remember(user_items)
         binary = user_items.copy()
         binary.data[:] = 1.0
@@ -75,12 +85,14 @@ class IALS(Recommender):
         """Exact least-squares vectors for every row of ``rows`` (n, m) given ``other`` (m, f)."""
         other = np.asarray(other, dtype=np.float64)
         f = other.shape[1]
-        base = self.unobserved_weight * (other.T @ other) + self.reg * np.eye(f)
+        base = self.unobserved_weight * (other.T @ other)
         out = np.zeros((rows.shape[0], f))
         indptr, indices = rows.indptr, rows.indices
+        counts = np.diff(indptr).astype(np.float64)
+        reg = self.reg * (counts + self.unobserved_weight * other.shape[0]) ** self.reg_exponent  # (n,)
         for start in range(0, rows.shape[0], _SOLVE_BLOCK):
             stop = min(start + _SOLVE_BLOCK, rows.shape[0])
-            lhs = np.repeat(base[None], stop - start, axis=0)  # (b, f, f)
+            lhs = base[None] + reg[start:stop, None, None] * np.eye(f)[None]  # (b, f, f)
             rhs = np.zeros((stop - start, f))
             for r in range(start, stop):
                 seen = other[indices[indptr[r]:indptr[r + 1]]]  # (n_r, f)
