@@ -42,7 +42,7 @@ SETTINGS = {
     "edlae": dict(lambda_reg=150.0, dropout=0.6),
     "rp3beta": dict(alpha=0.8, beta=0.5, neighbours=200),
     "gfcf": dict(factors=32, ideal_weight=0.3),
-    "multvae": dict(hidden=600, latent=200, dropout=0.5, beta_max=0.2, epochs=200),
+    "multvae": dict(hidden=600, latent=200, dropout=0.5, beta_max=0.2, epochs=40, weight_decay=1e-4),
     "content": {},
     "matcher": dict(hidden=(128,), embedding_dim=64, epochs=50, batch_size=64, negatives=2000,
                     weight_decay=1e-5, patience=8),

@@ -34,7 +34,12 @@ GRIDS = {
     "rp3beta": dict(alpha=[0.6, 0.8, 1.0], beta=[0.2, 0.3, 0.4, 0.5], neighbours=[100, 200]),
     "edlae": dict(lambda_reg=[10.0, 50.0, 150.0], dropout=[0.1, 0.25, 0.4, 0.6]),
     "gfcf": dict(factors=[16, 32, 64], ideal_weight=[0.1, 0.3, 0.5]),
-    "multvae": dict(epochs=[100, 200], dropout=[0.5], beta_max=[0.2]),
+    # With 943 users an epoch is 8 updates and the 600-200 network overfits after about 40 epochs.
+    "multvae": [dict(epochs=[10, 15, 20, 30, 60, 200], weight_decay=[0.0]),
+                dict(epochs=[40], weight_decay=[1e-5, 1e-4]),
+                dict(epochs=[30], weight_decay=[0.0], dropout=[0.7, 0.8], beta_max=[0.2, 0.5]),
+                dict(epochs=[30], weight_decay=[0.0], hidden=[200], latent=[64, 200]),
+                dict(epochs=[200], weight_decay=[0.0], lr=[0.003, 0.01])],
     # Uniform penalty, then frequency-scaled (reg_exponent nu): a penalty reg * (n + a0 m)^nu is
     # about 400^nu times larger per unit of reg for a typical user, so each nu has its own reg range.
     "ials": [dict(factors=[64, 128], reg_exponent=[0.0], reg=[2.0, 3.0, 5.0, 7.0],
