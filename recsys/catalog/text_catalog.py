@@ -56,7 +56,7 @@ def text_catalog(items: pd.DataFrame, texts: list[str], text_encoder, *, kind: s
     stacked = {k: np.stack([getattr(b, k) for b in blocks]).astype(np.float32) for k in ItemBlocks.__annotations__}
     emb = np.stack([item_vector(b) for b in blocks]).astype(np.float32)
     frame = pd.DataFrame({"item_id": items["item_id"].astype(str).to_numpy(),
-                          "title": items["title"].astype(str).to_numpy() if "title" in items else texts,
+                          "title": items["title"].fillna("").astype(str).to_numpy() if "title" in items else texts,
                           "description": list(texts), "kind": kind, "path": "", "tags": "",
                           "license": "", "author": "", "source": name})
     return Catalog(items=frame, embeddings=emb, blocks=stacked,

@@ -9,11 +9,11 @@ With ``X`` the binary (n_users, n_items) matrix, user factors ``U`` (n_users, f)
 
 with ``reg_r = reg * (n_r + alpha0 * m)^nu`` for a row with ``n_r`` observed items out of ``m``:
 ``nu = 0`` (``reg_exponent``) is one penalty for every vector, ``nu = 1`` the frequency-scaled
-regularisation of Rendle et al. (2021, section 3.3), which penalises heavy users and popular
-items in proportion to how much data pulls on them.
+regularisation of Rendle et al. (2021), which penalises heavy users and popular items in
+proportion to how much data pulls on them.
 
-Each half-step is exact: ``u_u = (alpha0 V'V + V_u'V_u + reg I)^-1 V_u'1`` with ``V_u`` the rows
-of ``V`` for the user's items (``reg I`` becomes ``reg_u I``) (and the same for items). ``alpha0`` (``unobserved_weight``) well
+Each half-step is exact: ``u_u = (alpha0 V'V + V_u'V_u + reg_u I)^-1 V_u'1`` with ``V_u`` the
+rows of ``V`` for the user's items (and the same for items). ``alpha0`` (``unobserved_weight``) well
 below 1 is what makes it rank well (Rendle et al.). Scores fold the query history in with one
 such user half-step against the learned ``V``, so a new user is scored exactly as a known one.
 """
