@@ -76,7 +76,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch and BLAS CPU threads")
     parser.add_argument("--no-app-hybrid", action="store_true",
                         help="skip the app's own hybrid (over a text-only catalog of titles and "
-                             "genres; about 8 minutes at one thread)")
+                             "genres; 8-10 minutes at one thread)")
     args = parser.parse_args()
 
     import torch
