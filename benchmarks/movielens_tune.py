@@ -50,9 +50,12 @@ GRIDS = {
                   unobserved_weight=[0.1, 0.15, 0.2]),
              dict(factors=[128], reg_exponent=[1.0], reg=[0.01, 0.02, 0.025, 0.03, 0.04],
                   unobserved_weight=[0.1, 0.15, 0.2])],
+    # tau from "the same page" (60 s) to "the same evening" (1800 s); beta 0 is plain EASE.
+    "session_ease": dict(time_scale_s=[60.0, 300.0, 1800.0], session_weight=[1.0, 2.0, 4.0],
+                         lambda_reg=[200.0, 300.0, 500.0]),
     # Members and their settings as SETTINGS["ensemble"]; its weights are chosen inside fit on a
     # further split of whatever it is fitted on (here the validation split's fit part).
-    "ensemble": dict(normalise=["zscore", "minmax"]),
+    "ensemble": dict(normalise=["zscore", "minmax"], validation_splits=[1, 3]),
 }
 
 

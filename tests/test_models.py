@@ -48,6 +48,7 @@ FAST_PARAMS = {
     "gfcf": dict(factors=4),
     "multvae": dict(hidden=32, latent=8, epochs=60, batch_size=16, lr=1e-2, anneal_steps=100),
     "ials": dict(factors=8, reg=1.0, iterations=5),
+    "session_ease": dict(lambda_reg=10.0),
     "ensemble": dict(members={"ease": dict(lambda_reg=10.0), "rp3beta": dict(neighbours=10),
                               "ials": dict(factors=8, reg=1.0, iterations=5)}),
 }

@@ -30,7 +30,7 @@ from recsys.errors import ConfigError, RecsysError
 from recsys.evaluation.metrics import coverage, intra_list_diversity, ranking_metrics
 from recsys.evaluation.splits import PROTOCOLS, split
 from recsys.models import MODELS, Recommender
-from recsys.models.base import top_k
+from recsys.models.base import timestamp_kwargs, top_k
 from recsys.users.datasets import Dataset, load_lastfm, load_movielens
 from recsys.users.interactions import Interactions
 
@@ -104,6 +104,7 @@ def evaluate(interactions: Interactions, *, protocol: str, k: int = 10,
     models = _resolve_models(models, item_features is not None, seed)
     parts = split(interactions, protocol, seed=seed)
     train = parts.train.to_csr(binary=True)
+    train_times = parts.train.to_timestamp_csr()  # for models with uses_timestamps
     test = parts.test.to_csr(binary=True)
     users = np.flatnonzero(np.diff(test.indptr))  # test users, (n_test_users,)
     if not len(users):
@@ -119,7 +120,7 @@ def evaluate(interactions: Interactions, *, protocol: str, k: int = 10,
     fit_s = {}
     for name, model in models.items():
         start = time.perf_counter()
-        model.fit(train, **features)
+        model.fit(train, **features, **timestamp_kwargs(model, train_times))
         fit_s[name] = time.perf_counter() - start
         log.info("fitted %s in %.1f s", name, fit_s[name])
 
@@ -259,7 +260,8 @@ def _hybrid_weights(models, given, parts, protocol, features, k, seed):
     normalised = {}
     for name, model in models.items():
         t0 = time.perf_counter()
-        clone = _clone(model).fit(fit_csr, **features)
+        clone = _clone(model).fit(fit_csr, **features,
+                                  **timestamp_kwargs(model, fit_part.to_timestamp_csr()))
         log.info("fitted %s for score-fusion tuning in %.1f s", name, time.perf_counter() - t0)
         normalised[name] = _normalised(clone.score(users, user_items=history), history)
     relevant = val_csr[users]

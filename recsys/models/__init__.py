@@ -15,6 +15,7 @@ from .multvae import MultVAE
 from .popularity import Popularity
 from .projection import ContentToCF
 from .rp3beta import RP3beta
+from .session_ease import SessionEASE
 
 MODELS: dict[str, type[Recommender]] = {
     "popularity": Popularity,
@@ -29,9 +30,10 @@ MODELS: dict[str, type[Recommender]] = {
     "gfcf": GFCF,
     "multvae": MultVAE,
     "ials": IALS,
+    "session_ease": SessionEASE,
     "ensemble": Ensemble,
 }
 
 __all__ = ["MODELS", "BPR", "ContentCosine", "ContentToCF", "EASE", "EDLAE", "Ensemble", "GFCF",
            "IALS", "ItemKNN", "Matcher", "MultVAE", "NotFittedError", "Popularity", "RP3beta",
-           "Recommender"]
+           "Recommender", "SessionEASE"]

@@ -4,7 +4,7 @@ Conventions
 -----------
 * Hyperparameters only in ``__init__`` (stored under the same names), including ``random_state``.
 * ``fit(user_items, *, item_features=None, user_features=None)`` returns ``self``; learned state
-  lives in attributes ending in ``_``.
+  lives in attributes ending in ``_``. Models with ``uses_timestamps`` also take ``timestamps``.
 * ``user_idx`` are training-matrix rows. ``-1`` marks a user unseen at fit (a persona, a new
   visitor): such a user is scored from the history in ``user_items`` (and ``user_features``).
 * ``user_items``, when given, is a CSR matrix with one row per entry of ``user_idx`` (row ``i``
@@ -43,6 +43,10 @@ class Recommender(ABC):
     requires_item_features: ClassVar[bool] = False
     #: False for models whose ranking is the same for every user (popularity)
     personalised: ClassVar[bool] = True
+    #: True for models whose fit also takes ``timestamps`` (n_users, n_items) CSR of event times
+    #: in seconds with ``user_items``' pattern (`Interactions.to_timestamp_csr`); callers pass it
+    #: through `timestamp_kwargs`.
+    uses_timestamps: ClassVar[bool] = False
 
     # ---------------------------------------------------------------- parameters
     def get_params(self) -> dict[str, Any]:
@@ -293,21 +297,43 @@ def sample_negatives(user_items: sp.csr_matrix, users: np.ndarray, rng: np.rando
     return items.astype(np.int64)
 
 
+def timestamp_kwargs(model: Recommender, timestamps: sp.csr_matrix | None) -> dict[str, Any]:
+    """``{"timestamps": timestamps}`` for a model whose fit takes them, else ``{}``."""
+    return {"timestamps": timestamps} if getattr(model, "uses_timestamps", False) else {}
+
+
 def validation_split(user_items: sp.csr_matrix, fraction: float, *, seed: int
                      ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Per-user hold-out of ``user_items`` (n_users, n_items) for early stopping and tuning.
 
-    A thin adapter over the project's one per-user split, `recsys.splits.stratified_split` with
-    ``ratio = 1 - fraction``: each user with two or more entries keeps ``round((1 - fraction) *
-    n_u)`` of them (at least one on each side) in the fit part. Returns ``(fit, val)``, two CSR
-    float32 matrices of the input's shape whose entries partition the input's (values kept).
+    A thin adapter over the project's one per-user split, `recsys.evaluation.splits.
+    stratified_split` with ``ratio = 1 - fraction``: each user with two or more entries keeps
+    ``round((1 - fraction) * n_u)`` of them (at least one on each side) in the fit part. Returns
+    ``(fit, val)``, two CSR float32 matrices of the input's shape whose entries partition the
+    input's (values kept).
+    """
+    fit, val, _ = timed_validation_split(user_items, None, fraction, seed=seed)
+    return fit, val
+
+
+def timed_validation_split(user_items: sp.csr_matrix, timestamps: sp.csr_matrix | None,
+                           fraction: float, *, seed: int
+                           ) -> tuple[sp.csr_matrix, sp.csr_matrix, sp.csr_matrix | None]:
+    """`validation_split` that also carries event times: ``(fit, val, fit_timestamps)``.
+
+    ``timestamps`` (n_users, n_items) CSR with ``user_items``' pattern (None: no times, and
+    ``fit_timestamps`` is None); ``fit_timestamps`` has ``fit``'s pattern. The split is the same
+    as `validation_split`'s for the same ``user_items`` and ``seed``: times do not steer it.
     """
     if not 0 < fraction < 1:
         raise ConfigError(f"validation fraction must be in (0, 1), got {fraction}")
     coo = sp.coo_matrix(user_items)
     n_users, n_items = coo.shape
-    events = Interactions(coo.row, coo.col, coo.data, np.zeros(coo.nnz, np.int64),
+    times = (np.zeros(coo.nnz, np.int64) if timestamps is None else
+             np.asarray(sp.csr_matrix(timestamps)[coo.row, coo.col]).ravel().astype(np.int64))
+    events = Interactions(coo.row, coo.col, coo.data, times,
                           IdMap(np.arange(n_users), kind="user"),
                           IdMap(np.arange(n_items), kind="item"))
     parts = stratified_split(events, ratio=1.0 - fraction, seed=seed)
-    return parts.train.to_csr(), parts.test.to_csr()
+    fit_times = None if timestamps is None else parts.train.to_timestamp_csr()
+    return parts.train.to_csr(), parts.test.to_csr(), fit_times

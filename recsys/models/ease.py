@@ -11,6 +11,19 @@ from .base import Recommender
 MAX_ITEMS = 30_000  # the dense (n_items, n_items) inverse needs ~7 GB in float64 beyond this
 
 
+def closed_form(gram: np.ndarray, penalty: float) -> np.ndarray:
+    """EASE's B (n_items, n_items) float32 for a Gram matrix (n_items, n_items), overwritten.
+
+    ``B = argmin ||X - XB||^2 + penalty ||B||^2, diag(B) = 0`` with ``gram`` standing for
+    ``X'X``: ``B = I - P diag(1 / diag(P))`` where ``P = (gram + penalty I)^-1``.
+    """
+    gram[np.diag_indices_from(gram)] += penalty
+    precision = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
+    weights = -precision / np.diag(precision)[None, :]
+    weights[np.diag_indices_from(weights)] = 0.0
+    return weights.astype(np.float32)
+
+
 class EASE(Recommender):
     """B = argmin ||X - XB||^2 + lambda ||B||^2 subject to diag(B) = 0; score = X_u B.
 
@@ -35,12 +48,7 @@ class EASE(Recommender):
             raise ConfigError(f"EASE keeps a dense item-item matrix; {self.n_items_} items is "
                               f"more than {MAX_ITEMS}")
         gram = (user_items.T @ user_items).toarray().astype(np.float64)  # (n_items, n_items)
-        gram[np.diag_indices_from(gram)] += self.lambda_reg
-        precision = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
-        # Closed form of the constrained problem: B = I - P diag(1 / diag(P)).
-        weights = -precision / np.diag(precision)[None, :]
-        weights[np.diag_indices_from(weights)] = 0.0
-        self.item_weights_ = weights.astype(np.float32)  # (n_items, n_items)
+        self.item_weights_ = closed_form(gram, self.lambda_reg)
         return self
 
     def score(self, user_idx: np.ndarray, *, user_items: sp.csr_matrix | None = None,

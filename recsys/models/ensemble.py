@@ -10,7 +10,9 @@ ensemble's score is the weighted sum::
 With ``weights=None``, ``fit(X)`` first splits ``X`` per user into a fit part and a validation
 part (`recsys.models.base.validation_split`, stratified, ``validation_fraction`` held out), fits
 every member on the fit part, and picks the weights by coordinate ascent over ``grid`` on
-NDCG@``k`` of the validation part; then it fits every member on the whole of ``X``. Nothing but
+NDCG@``k`` of the validation part (the mean over ``validation_splits`` such splits, each with its
+own seed); then it fits every member on the whole of ``X``. Members whose fit takes event times
+(``uses_timestamps``) get ``fit(X, timestamps=T)``'s, split along with ``X``. Nothing but
 ``X`` is read, so an ensemble fitted on a benchmark's training part never sees its test part.
 """
 from __future__ import annotations
@@ -23,7 +25,8 @@ import scipy.sparse as sp
 from recsys.evaluation.metrics import ranking_metrics
 
 from ..errors import ConfigError
-from .base import _SEP, Recommender, _model_class, top_k, validation_split
+from .base import (_SEP, Recommender, _model_class, timed_validation_split, timestamp_kwargs,
+                   top_k)
 
 #: the members used when none are given (the closed forms plus iALS; MovieLens-tuned defaults)
 DEFAULT_MEMBERS = {"ease": {}, "rp3beta": {}, "gfcf": {}, "ials": {}}
@@ -53,8 +56,12 @@ class Ensemble(Recommender):
         Coordinate-ascent sweeps over the members.
     k : int
         Cut-off of the NDCG that the weights maximise.
+    validation_splits : int
+        Number of validation splits (seeds ``random_state + 1``, ``+ 2``, ...) whose mean NDCG@k
+        the weights maximise; more splits cost a member fit each and make the weights less
+        dependent on one split's luck.
     random_state : int
-        Passed to every member; the validation split uses ``random_state + 1``.
+        Passed to every member; the first validation split uses ``random_state + 1``.
 
     Attributes
     ----------
@@ -63,14 +70,19 @@ class Ensemble(Recommender):
     weights_ : dict
         Name -> weight used for scoring.
     validation_ndcg_ : dict
-        ``{"ensemble": NDCG@k of the chosen weights, name: NDCG@k of each member alone}`` on the
-        validation part (empty when ``weights`` was given).
+        ``{"ensemble": NDCG@k of the chosen weights, name: NDCG@k of each member alone}``, means
+        over the validation splits (empty when ``weights`` was given).
     """
+
+    #: fit takes ``timestamps`` and hands them (split with the validation part) to the members
+    #: that use them
+    uses_timestamps = True
 
     def __init__(self, members: Mapping[str, Mapping[str, Any]] | None = None,
                  weights: Mapping[str, float] | None = None, normalise: str = "zscore",
                  validation_fraction: float = 0.25, grid: tuple[float, ...] = DEFAULT_GRID,
-                 passes: int = 3, k: int = 10, random_state: int = 0):
+                 passes: int = 3, k: int = 10, validation_splits: int = 1,
+                 random_state: int = 0):
         self.members = members
         self.weights = weights
         self.normalise = normalise
@@ -78,12 +90,18 @@ class Ensemble(Recommender):
         self.grid = grid
         self.passes = passes
         self.k = k
+        self.validation_splits = validation_splits
         self.random_state = random_state
 
     # ---------------------------------------------------------------- fit
     def fit(self, user_items: sp.csr_matrix, *, item_features: np.ndarray | None = None,
-            user_features: np.ndarray | None = None) -> Ensemble:
+            user_features: np.ndarray | None = None,
+            timestamps: sp.csr_matrix | None = None) -> Ensemble:
+        """``timestamps``: (n_users, n_items) CSR of event times with ``user_items``' pattern,
+        for members with ``uses_timestamps``; None: those members see none."""
         specs = self._specs()
+        if self.validation_splits < 1:
+            raise ConfigError(f"validation_splits must be >= 1, got {self.validation_splits}")
         if self.normalise not in NORMALISATIONS:
             raise ConfigError(f"normalise must be one of {NORMALISATIONS}, got {self.normalise!r}")
         if self.weights is not None:
@@ -93,15 +111,20 @@ class Ensemble(Recommender):
         user_items = self._remember(user_items)
         features = dict(item_features=item_features, user_features=user_features)
         if self.weights is None:
-            self.weights_, self.validation_ndcg_ = self._tune(specs, user_items, features)
+            self.weights_, self.validation_ndcg_ = self._tune(specs, user_items, features,
+                                                              timestamps)
         else:
             self.weights_ = {name: float(self.weights.get(name, 0.0)) for name in specs}
             self.validation_ndcg_ = {}
         if not any(self.weights_.values()):
             raise ConfigError("every ensemble weight is zero")
         # Members without weight are not refitted: they would not change a score.
-        self.members_ = {name: self._build(name, params).fit(user_items, **features)
-                         for name, params in specs.items() if self.weights_[name]}
+        self.members_ = {}
+        for name, params in specs.items():
+            if self.weights_[name]:
+                member = self._build(name, params)
+                self.members_[name] = member.fit(user_items, **features,
+                                                 **timestamp_kwargs(member, timestamps))
         return self
 
     def _specs(self) -> dict[str, dict[str, Any]]:
@@ -122,28 +145,22 @@ class Ensemble(Recommender):
 
         return MODELS[name](**params, random_state=self.random_state)
 
-    def _tune(self, specs, user_items, features) -> tuple[dict[str, float], dict[str, float]]:
-        """Weights by coordinate ascent on a validation split of ``user_items`` only."""
-        fit_part, val_part = validation_split(user_items, self.validation_fraction,
-                                              seed=self.random_state + 1)
-        users = np.flatnonzero(np.diff(val_part.indptr))
-        if not len(users):
-            raise ConfigError("the validation split left no held-out interactions to tune on")
-        limit = max(1, _VAL_CELLS // (user_items.shape[1] * len(specs)))
-        if len(users) > limit:
-            rng = np.random.default_rng(self.random_state)
-            users = np.sort(rng.choice(users, limit, replace=False))
-        history, truth = fit_part[users], val_part[users]
-        normalised = {}
-        for name, params in specs.items():
-            member = self._build(name, params).fit(fit_part, **features)
-            normalised[name] = self._normalised(member.score(users, user_items=history), history)
-        rows, cols = history.nonzero()
+    def _tune(self, specs, user_items, features, timestamps
+              ) -> tuple[dict[str, float], dict[str, float]]:
+        """Weights by coordinate ascent on validation splits of ``user_items`` only."""
+        # One (history rows, held-out rows, {member: normalised scores}) per validation split.
+        splits = [self._validation_scores(specs, user_items, features, timestamps, index)
+                  for index in range(self.validation_splits)]
 
         def quality(weights: Mapping[str, float]) -> float:
-            fused = _weighted_sum(normalised, weights)
-            fused[rows, cols] = -np.inf
-            return ranking_metrics(top_k(fused, self.k)[0], truth, self.k)[f"ndcg@{self.k}"]
+            """Mean NDCG@k over the validation splits."""
+            total = 0.0
+            for history, truth, normalised in splits:
+                fused = _weighted_sum(normalised, weights)
+                rows, cols = history.nonzero()
+                fused[rows, cols] = -np.inf
+                total += ranking_metrics(top_k(fused, self.k)[0], truth, self.k)[f"ndcg@{self.k}"]
+            return total / len(splits)
 
         alone = {name: quality({name: 1.0}) for name in specs}
         weights = dict.fromkeys(specs, 1.0)
@@ -161,6 +178,27 @@ class Ensemble(Recommender):
             if not improved:
                 break
         return weights, {"ensemble": best, **alone}
+
+    def _validation_scores(self, specs, user_items, features, timestamps, index: int):
+        """Fit every member on validation split ``index``'s fit part (seed ``random_state + 1 +
+        index``); returns ``(history, truth, {member: (n_val_users, n_items) normalised
+        scores})``, the first two CSR over the validation users."""
+        fit_part, val_part, fit_times = timed_validation_split(
+            user_items, timestamps, self.validation_fraction, seed=self.random_state + 1 + index)
+        users = np.flatnonzero(np.diff(val_part.indptr))
+        if not len(users):
+            raise ConfigError("the validation split left no held-out interactions to tune on")
+        limit = max(1, _VAL_CELLS // (user_items.shape[1] * len(specs) * self.validation_splits))
+        if len(users) > limit:
+            rng = np.random.default_rng(self.random_state + index)
+            users = np.sort(rng.choice(users, limit, replace=False))
+        history, truth = fit_part[users], val_part[users]
+        normalised = {}
+        for name, params in specs.items():
+            member = self._build(name, params)
+            member.fit(fit_part, **features, **timestamp_kwargs(member, fit_times))
+            normalised[name] = self._normalised(member.score(users, user_items=history), history)
+        return history, truth, normalised
 
     # ---------------------------------------------------------------- score
     def score(self, user_idx: np.ndarray, *, user_items: sp.csr_matrix | None = None,

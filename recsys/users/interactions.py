@@ -140,6 +140,24 @@ class Interactions:
             mat.data[:] = 1.0
         return mat
 
+    def to_timestamp_csr(self) -> sp.csr_matrix:
+        """When each user met each item: (n_users, n_items) float64 CSR of seconds since the
+        epoch, the latest event's where a pair repeats; the entries are `to_csr`'s.
+
+        Timestamps of 0 (unknown) are stored explicitly, so the pattern still matches.
+        """
+        # Latest first, then the first occurrence of each (user, item) pair is its latest event.
+        order = np.lexsort((-self.timestamp, self.item_idx, self.user_idx))
+        pairs = self.user_idx[order] * self.n_items + self.item_idx[order]
+        first = np.ones(len(order), bool)
+        first[1:] = pairs[1:] != pairs[:-1]
+        keep = order[first]
+        # Sorted by (user, item) and duplicate-free: the CSR arrays can be built directly.
+        indptr = np.zeros(self.n_users + 1, np.int64)
+        np.add.at(indptr, self.user_idx[keep] + 1, 1)
+        return sp.csr_matrix((self.timestamp[keep].astype(np.float64), self.item_idx[keep],
+                              np.cumsum(indptr)), shape=(self.n_users, self.n_items))
+
     def subset(self, rows: np.ndarray) -> Interactions:
         """Events selected by a boolean mask or index array, keeping both id maps."""
         return Interactions(self.user_idx[rows], self.item_idx[rows], self.weight[rows],
