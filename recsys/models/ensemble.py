@@ -148,16 +148,15 @@ class Ensemble(Recommender):
     def _tune(self, specs, user_items, features, timestamps
               ) -> tuple[dict[str, float], dict[str, float]]:
         """Weights by coordinate ascent on validation splits of ``user_items`` only."""
-        # One (history rows, held-out rows, {member: normalised scores}) per validation split.
+        # One (seen cells, held-out rows, {member: normalised scores}) per validation split.
         splits = [self._validation_scores(specs, user_items, features, timestamps, index)
                   for index in range(self.validation_splits)]
 
         def quality(weights: Mapping[str, float]) -> float:
             """Mean NDCG@k over the validation splits."""
             total = 0.0
-            for history, truth, normalised in splits:
+            for (rows, cols), truth, normalised in splits:
                 fused = _weighted_sum(normalised, weights)
-                rows, cols = history.nonzero()
                 fused[rows, cols] = -np.inf
                 total += ranking_metrics(top_k(fused, self.k)[0], truth, self.k)[f"ndcg@{self.k}"]
             return total / len(splits)
@@ -181,8 +180,8 @@ class Ensemble(Recommender):
 
     def _validation_scores(self, specs, user_items, features, timestamps, index: int):
         """Fit every member on validation split ``index``'s fit part (seed ``random_state + 1 +
-        index``); returns ``(history, truth, {member: (n_val_users, n_items) normalised
-        scores})``, the first two CSR over the validation users."""
+        index``); returns ``((rows, cols) of the validation users' fit-part entries, their held-out
+        CSR rows, {member: (n_val_users, n_items) normalised scores})``."""
         fit_part, val_part, fit_times = timed_validation_split(
             user_items, timestamps, self.validation_fraction, seed=self.random_state + 1 + index)
         users = np.flatnonzero(np.diff(val_part.indptr))
@@ -198,7 +197,7 @@ class Ensemble(Recommender):
             member = self._build(name, params)
             member.fit(fit_part, **features, **timestamp_kwargs(member, fit_times))
             normalised[name] = self._normalised(member.score(users, user_items=history), history)
-        return history, truth, normalised
+        return history.nonzero(), truth, normalised
 
     # ---------------------------------------------------------------- score
     def score(self, user_idx: np.ndarray, *, user_items: sp.csr_matrix | None = None,

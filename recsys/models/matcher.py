@@ -19,9 +19,9 @@ Architecture (shapes for ``n_items`` items, ``d_c`` content dims, ``d_e = embedd
 Training (Adam): each epoch every user's fit-part history is split again into an input part
 and a target part (``mask_fraction`` of it) with the project's per-user split
 (`recsys.evaluation.splits.stratified_split`, through `validation_split`); ``p_u`` pools only
-the input part, so the network learns to predict items the user has not shown it, as at test time. For a
-batch of users the candidates are the batch's targets plus ``negatives`` uniformly sampled
-items (shared by the batch); the loss is a sampled softmax over those candidates (each user's
+the input part, so the network learns to predict items the user has not shown it, as at test
+time. For a batch of users the candidates are the batch's targets plus ``negatives`` uniformly
+sampled items (shared by the batch); the loss is a sampled softmax over those candidates (each user's
 input items masked out), or BPR over every (target, non-target candidate) pair. ID dropout
 zeroes, at rate ``id_dropout``, item embeddings (per batch), users' pooled embedding parts and
 user embeddings, so that content-only items, content-only profiles and anonymous users are all

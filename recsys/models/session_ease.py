@@ -77,15 +77,15 @@ class SessionEASE(EASE):
                               f"items is more than {MAX_ITEMS}")
         gram = (user_items.T @ user_items).toarray().astype(np.float64)  # (n_items, n_items)
         if self.session_weight:
-            gram += self.session_weight * self._time_cooccurrence(user_items, timestamps)
+            # Without times every pair is simultaneous and C is X'X itself.
+            cooc = gram if timestamps is None else self._time_cooccurrence(user_items, timestamps)
+            gram = gram + self.session_weight * cooc
         self.item_weights_ = closed_form(gram, self.lambda_reg * (1.0 + self.session_weight))
         return self
 
     def _time_cooccurrence(self, user_items: sp.csr_matrix,
-                           timestamps: sp.csr_matrix | None) -> np.ndarray:
+                           timestamps: sp.csr_matrix) -> np.ndarray:
         """``C`` (n_items, n_items) float64: per user, ``x_ui x_uj exp(-|t_ui - t_uj| / tau)``."""
-        if timestamps is None:  # every pair simultaneous: C is X'X
-            return (user_items.T @ user_items).toarray().astype(np.float64)
         times = sp.csr_matrix(timestamps, dtype=np.float64)
         if times.shape != user_items.shape:
             raise ConfigError(f"timestamps must have user_items' shape {user_items.shape}, got "

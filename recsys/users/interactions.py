@@ -153,10 +153,10 @@ class Interactions:
         first[1:] = pairs[1:] != pairs[:-1]
         keep = order[first]
         # Sorted by (user, item) and duplicate-free: the CSR arrays can be built directly.
-        indptr = np.zeros(self.n_users + 1, np.int64)
-        np.add.at(indptr, self.user_idx[keep] + 1, 1)
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(self.user_idx[keep],
+                                                            minlength=self.n_users))])
         return sp.csr_matrix((self.timestamp[keep].astype(np.float64), self.item_idx[keep],
-                              np.cumsum(indptr)), shape=(self.n_users, self.n_items))
+                              indptr), shape=(self.n_users, self.n_items))
 
     def subset(self, rows: np.ndarray) -> Interactions:
         """Events selected by a boolean mask or index array, keeping both id maps."""
