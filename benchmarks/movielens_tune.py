@@ -53,9 +53,16 @@ GRIDS = {
     # tau from "the same page" (60 s) to "the same evening" (1800 s); beta 0 is plain EASE.
     "session_ease": dict(time_scale_s=[60.0, 300.0, 1800.0], session_weight=[1.0, 2.0, 4.0],
                          lambda_reg=[200.0, 300.0, 500.0]),
-    # Members and their settings as SETTINGS["ensemble"]; its weights are chosen inside fit on a
+    # Member sets (each member with its SETTINGS), then the chosen set (SETTINGS["ensemble"])
+    # with its weights tuned on three inner splits; the weights are chosen inside fit on a
     # further split of whatever it is fitted on (here the validation split's fit part).
-    "ensemble": dict(normalise=["zscore", "minmax"], validation_splits=[1, 3]),
+    "ensemble": [dict(members=[{name: SETTINGS[name] for name in names} for names in (
+                     ("ease", "rp3beta", "gfcf", "ials"),
+                     ("ease", "rp3beta", "gfcf", "ials", "multvae", "session_ease"),
+                     ("ials", "session_ease", "multvae", "gfcf"),
+                     ("ials", "session_ease"))],
+                      normalise=["zscore", "minmax"]),
+                 dict(normalise=["zscore", "minmax"], validation_splits=[3])],
 }
 
 
