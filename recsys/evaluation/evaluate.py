@@ -250,6 +250,7 @@ def _hybrid_weights(models, given, parts, protocol, features, k, seed):
         inner = split(parts.train, protocol, seed=seed + 1)
         fit_part, val = inner.train, inner.test
     fit_csr, val_csr = fit_part.to_csr(binary=True), val.to_csr(binary=True)
+    fit_times = fit_part.to_timestamp_csr()  # for models with uses_timestamps
     users = np.flatnonzero(np.diff(val_csr.indptr))
     if not len(users):
         return {n: 1.0 for n in models}, "uniform (no validation users)", 0.0
@@ -260,8 +261,7 @@ def _hybrid_weights(models, given, parts, protocol, features, k, seed):
     normalised = {}
     for name, model in models.items():
         t0 = time.perf_counter()
-        clone = _clone(model).fit(fit_csr, **features,
-                                  **timestamp_kwargs(model, fit_part.to_timestamp_csr()))
+        clone = _clone(model).fit(fit_csr, **features, **timestamp_kwargs(model, fit_times))
         log.info("fitted %s for score-fusion tuning in %.1f s", name, time.perf_counter() - t0)
         normalised[name] = _normalised(clone.score(users, user_items=history), history)
     relevant = val_csr[users]
